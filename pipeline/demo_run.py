@@ -1,0 +1,84 @@
+"""``framewatch demo``: the demo newsroom, one real flow run, the reports, a summary."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from pipeline import aggregate
+from pipeline.config import Settings
+from pipeline.demo.newsroom import running_newsroom
+from pipeline.progress import Progress
+from pipeline.sources import demo_sources_file
+
+
+def _fresh_if_stale(db: Path, console: Console) -> None:
+    """Start over when the demo database was built on another day.
+
+    The demo's articles are dated relative to the day it runs; a database from another day
+    would mix two calendars. Built today, it is reused: nothing is fetched twice.
+    """
+    if db.exists():
+        built = datetime.fromtimestamp(db.stat().st_mtime, UTC).date()
+        if built != datetime.now(UTC).date():
+            console.print(f"[dim]demo database {db} is from {built}: starting a fresh one[/]")
+            db.unlink()
+            Path(str(db) + ".wal").unlink(missing_ok=True)
+
+
+def run_demo(settings: Settings, reports_dir: Path, console: Console) -> None:
+    """Serve the newsroom, run the ingest flow, write reports, print what happened."""
+    from flows.ingest import ingest_flow
+    from flows.report import report_flow
+
+    started = time.monotonic()
+    _fresh_if_stale(settings.db, console)
+    with running_newsroom() as room:
+        console.print(f"demo newsroom (fictional outlets) serving on {room.url}")
+        summary = ingest_flow(demo_sources_file(), settings, room.url, Progress(console))
+    ingest_s = time.monotonic() - started
+    written = report_flow(settings.db, reports_dir)
+    _print_summary(settings.db, summary.run_id, written, console)
+    console.print(f"\ningest {ingest_s:.0f} s, total {time.monotonic() - started:.0f} s; "
+                  f"{summary.pages_fetched} pages, {summary.articles_new} new articles, "
+                  f"{summary.articles_classified} classified in this run")
+
+
+def _print_summary(db: Path, run_id: str, reports: list[Path], console: Console) -> None:
+    """The demo's closing summary: outlets, problems, frames, where things are."""
+    from pipeline.store import open_readonly
+
+    with open_readonly(db) as con:
+        outlets = aggregate.outlet_counts(con)
+        problems = aggregate.run_log(con, run_id)
+        from models.labels import load_labels
+
+        trends = aggregate.frame_trends(con, aggregate.last_days(), list(load_labels().codes))
+    table = Table("outlet", "city", "lang", "detected", "articles", "migration",
+                  title="Articles per outlet")
+    for name, city, declared, detected, n, m in outlets:
+        table.add_row(name, city, declared, detected, str(n), str(m))
+    console.print(table)
+    console.print(f"migration articles: {sum(o[5] for o in outlets)} of "
+                  f"{sum(o[4] for o in outlets)}")
+    _print_trends(trends, console)
+    log = Table("outlet", "url", "reason", title="Recorded in fetch_log (this run)")
+    for source, url, reason in problems:
+        log.add_row(source, url, reason)
+    console.print(log)
+    console.print(f"database: {db.resolve()}")
+    console.print("reports:\n" + "\n".join(f"  {p.resolve()}" for p in reports))
+
+
+def _print_trends(trends: list[aggregate.FrameTrend], console: Console) -> None:
+    """Top frames of the last seven days against the eight weeks before."""
+    table = Table("frame", "last 7 days", "8 weeks before", "verdict",
+                  title="Top frames: last 7 days vs the 8 weeks before (all outlets)")
+    for tr in sorted(trends, key=lambda t: -t.articles)[:6]:
+        table.add_row(tr.frame, f"{tr.share:.0%} ({tr.articles})",
+                      f"{tr.baseline_share:.0%} ({tr.baseline_articles})", tr.verdict)
+    console.print(table)

@@ -1,0 +1,142 @@
+"""The records that cross stage boundaries, in one place.
+
+Each stage takes the previous record and returns the next one:
+``Source -> FeedEntry -> FetchedPage (+ FetchOutcome) -> Article -> Document -> Framing``.
+A field that a stage guarantees is not Optional; a field that can honestly be unknown
+(a publication date a page does not state) is. Records are frozen so that no later stage can
+quietly change what an earlier one decided.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Source:
+    """One news outlet, as declared in ``sources/*.yaml``."""
+
+    id: str
+    name: str
+    city: str
+    country: str
+    lang: str
+    feeds: tuple[str, ...] = ()
+    sitemaps: tuple[str, ...] = ()
+    verified: bool = True
+    allow_private: bool = False
+    download_timeout: float | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """An article link announced by a feed or sitemap."""
+
+    source_id: str
+    url: str
+    feed_url: str
+    title: str = ""
+    published: datetime | None = None
+
+
+@dataclass(frozen=True)
+class FetchedPage:
+    """An article page fetched with status 200, decoded to text by the crawler."""
+
+    source_id: str
+    url: str
+    requested_url: str
+    html: str
+    encoding: str
+    fetched_at: datetime
+    feed_title: str = ""
+    feed_published: datetime | None = None
+
+
+@dataclass(frozen=True)
+class FetchOutcome:
+    """What happened to one requested URL; every request gets one, in ``fetch_log``.
+
+    ``error`` says why a URL could not be used (None on success); ``note`` records an
+    observation on a success, such as a legacy encoding or a syndicated copy.
+    """
+
+    source_id: str
+    url: str
+    kind: str  # feed | sitemap | article
+    status: int | None
+    error: str | None
+    fetched_at: datetime
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Article:
+    """An extracted article: clean text plus the metadata the reports need."""
+
+    id: str
+    url: str
+    canonical_url: str
+    source_id: str
+    lang: str
+    declared_lang: str
+    title: str
+    text: str
+    author: str
+    published_at: datetime | None
+    date_source: str  # feed | page | none
+    fetched_at: datetime
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class Document:
+    """What the classifier reads: an Article, or any text handed to ``framewatch classify``."""
+
+    id: str
+    lang: str
+    text: str
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One sentence that supports a label, with character offsets into the article text."""
+
+    label: str
+    score: float
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class TermHit:
+    """A lexicon match: migration term, dehumanising metaphor or loaded term."""
+
+    kind: str  # migration_term | metaphor | loaded_term
+    term: str
+    start: int
+    end: int
+    text: str
+    category: str = ""  # metaphor kind (water, war, ...) or the guide for a loaded term
+    alternatives: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Framing:
+    """The classifier's decision on one text, with the evidence behind every label."""
+
+    article_id: str
+    lang: str
+    migration: bool
+    migration_score: float
+    frames: dict[str, float]
+    labels: tuple[str, ...]
+    group: str  # threat | victim | hero | none: the group of the strongest assigned label
+    hostile: float
+    evidence: tuple[Evidence, ...]
+    terms: tuple[TermHit, ...] = field(default=())
+    model_version: str = ""

@@ -1,0 +1,51 @@
+"""Building the heavy objects once: the encoder, the heads, the classifier."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from models.classify import Classifier
+from models.encoder import Encoder
+from models.heads import load_heads
+from pipeline.config import Settings
+
+PREFECT_DEFAULTS = {
+    # Offline-friendly Prefect: no telemetry, and time for a cold temporary server here.
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+    "PREFECT_LOGGING_LEVEL": "WARNING",
+}
+
+
+def prefect_defaults() -> None:
+    """Set Prefect's offline defaults unless the user set them (call before importing it)."""
+    for key, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+
+
+def load_encoder(settings: Settings) -> Encoder:
+    """The configured encoder (bundled e5-small is built into the model cache once)."""
+    return _encoder(settings.encoder, str(settings.model_cache), settings.device,
+                    settings.allow_download)
+
+
+@lru_cache(maxsize=2)
+def _encoder(model: str, cache: str, device: str | None, allow_download: bool) -> Encoder:
+    """Cached per configuration: loading weights takes seconds."""
+    from pathlib import Path
+
+    return Encoder.load(model, Path(cache), device=device, allow_download=allow_download)
+
+
+def load_classifier(settings: Settings) -> Classifier:
+    """Encoder + heads; refuses heads trained on another encoder's embeddings."""
+    encoder = load_encoder(settings)
+    heads = load_heads(settings.heads)
+    if heads.encoder_version.split("@")[0] != encoder.version.split("@")[0]:
+        raise RuntimeError(
+            f"heads were trained on {heads.encoder_version}, the encoder is "
+            f"{encoder.version}: retrain with `framewatch train`"
+        )
+    return Classifier(encoder, heads, batch_size=settings.batch_size)

@@ -1,0 +1,282 @@
+"""The DuckDB store: the one home of the schema and every write.
+
+The schema lives in numbered SQL files under ``pipeline/migrations``; ``open_store`` applies
+the missing ones in order, each in its own transaction, and records them in
+``schema_migrations``. Bulk writes go through Arrow tables (never row-by-row inserts), and each
+logical write is one transaction, so a killed run leaves either all of a batch or none of it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from pipeline.records import Article, FetchOutcome, Framing, Source
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_PACKAGE = "pipeline.migrations"
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """The bundled migrations as (version, name, sql), in version order."""
+    out = []
+    for entry in resources.files(MIGRATIONS_PACKAGE).iterdir():
+        if entry.name.endswith(".sql"):
+            version = int(entry.name.split("_", 1)[0])
+            out.append((version, entry.name, entry.read_text(encoding="utf-8")))
+    return sorted(out)
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The highest applied migration, 0 for a new database."""
+    row = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Apply the migrations the database lacks; return the names applied."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+    )
+    current = schema_version(con)
+    applied = []
+    for version, name, sql in migrations():
+        if version <= current:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(sql)
+            con.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, _now()]
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(name)
+    return applied
+
+
+def open_store(path: Path) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the read-write database and bring its schema up to date."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path))
+    names = migrate(con)
+    if names:
+        log.info("applied migrations %s to %s", names, path)
+    return con
+
+
+def open_readonly(path: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection for analysts, reports and the ``sql`` command."""
+    if not path.exists():
+        raise FileNotFoundError(f"no database at {path}: run `framewatch run` or `demo` first")
+    return duckdb.connect(str(path), read_only=True)
+
+
+def _now() -> datetime:
+    """Naive UTC now: DuckDB TIMESTAMP columns hold UTC without a zone."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _naive_utc(value: datetime | None) -> datetime | None:
+    """Convert an aware datetime to naive UTC for a TIMESTAMP column."""
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _write(con: duckdb.DuckDBPyConnection, sql: str, rows: list[dict[str, Any]]) -> None:
+    """Run one INSERT ... SELECT over rows handed to DuckDB as an Arrow table."""
+    if not rows:
+        return
+    batch = pa.Table.from_pylist(rows)
+    con.register("batch", batch)
+    try:
+        con.execute(sql)
+    finally:
+        con.unregister("batch")
+
+
+def upsert_sources(con: duckdb.DuckDBPyConnection, sources: Sequence[Source]) -> None:
+    """Insert or refresh the outlets of a run."""
+    rows = [
+        {
+            "id": s.id, "name": s.name, "city": s.city, "country": s.country, "lang": s.lang,
+            "feeds": list(s.feeds), "sitemaps": list(s.sitemaps), "verified": s.verified,
+            "updated_at": _now(),
+        }
+        for s in sources
+    ]
+    _write(con, "INSERT OR REPLACE INTO sources SELECT * FROM batch", rows)
+
+
+def start_run(con: duckdb.DuckDBPyConnection, run_id: str, sources_file: str) -> None:
+    """Record that a run began, so a crash leaves a visible 'running' row."""
+    con.execute(
+        "INSERT INTO runs (id, started_at, status, sources_file) VALUES (?, ?, 'running', ?)",
+        [run_id, _now(), sources_file],
+    )
+
+
+def finish_run(
+    con: duckdb.DuckDBPyConnection, run_id: str, status: str, **counts: Any
+) -> None:
+    """Close a run row with its status and counts."""
+    cols = ["finished_at = ?", "status = ?"] + [f"{k} = ?" for k in counts]
+    con.execute(
+        f"UPDATE runs SET {', '.join(cols)} WHERE id = ?",
+        [_now(), status, *counts.values(), run_id],
+    )
+
+
+def log_fetches(
+    con: duckdb.DuckDBPyConnection, run_id: str, outcomes: Iterable[FetchOutcome]
+) -> int:
+    """Append what happened to each requested URL to fetch_log; return the row count."""
+    rows = [
+        {"run_id": run_id, "source_id": o.source_id, "url": o.url, "kind": o.kind,
+         "status": o.status, "error": o.error, "note": o.note or None,
+         "fetched_at": _naive_utc(o.fetched_at)}
+        for o in outcomes
+    ]
+    _write(con, "INSERT INTO fetch_log SELECT * FROM batch", rows)
+    return len(rows)
+
+
+def insert_articles(
+    con: duckdb.DuckDBPyConnection, articles: Sequence[Article], run_id: str
+) -> list[str]:
+    """Store new articles; ids already present are left as they are. Returns the new ids.
+
+    The article id is a hash of the canonical URL, so a rerun that fetches the same page
+    again inserts nothing.
+    """
+    if not articles:
+        return []
+    ids = [a.id for a in articles]
+    known = {
+        r[0] for r in con.execute("SELECT id FROM articles WHERE id IN ?", [ids]).fetchall()
+    }
+    rows, seen = [], set(known)
+    for a in articles:
+        if a.id in seen:
+            continue
+        seen.add(a.id)
+        row = asdict(a)
+        row.update(published_at=_naive_utc(a.published_at), fetched_at=_naive_utc(a.fetched_at),
+                   run_id=run_id)
+        rows.append(row)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        _write(con, _ARTICLE_INSERT, rows)
+        _mark_duplicates(con)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return [r["id"] for r in rows]
+
+
+_ARTICLE_INSERT = """
+INSERT INTO articles (id, url, canonical_url, source_id, lang, declared_lang, title, text,
+                      author, published_at, date_source, fetched_at, content_hash, run_id)
+SELECT id, url, canonical_url, source_id, lang, declared_lang, title, text, author,
+       published_at, date_source, fetched_at, content_hash, run_id
+FROM batch
+ON CONFLICT (id) DO NOTHING
+"""
+
+
+def _mark_duplicates(con: duckdb.DuckDBPyConnection) -> None:
+    """Point every later copy of an identical text at the first article that carried it."""
+    con.execute(
+        """
+        UPDATE articles SET duplicate_of = first.id
+        FROM (SELECT content_hash, arg_min(id, (fetched_at, id)) AS id
+              FROM articles GROUP BY content_hash HAVING count(*) > 1) AS first
+        WHERE articles.content_hash = first.content_hash AND articles.id <> first.id
+          AND articles.duplicate_of IS NULL
+        """
+    )
+
+
+def articles_to_classify(
+    con: duckdb.DuckDBPyConnection, model_version: str
+) -> list[tuple[str, str, str, str]]:
+    """(id, lang, title, text) of articles not yet classified by this model version."""
+    return con.execute(
+        "SELECT id, lang, title, text FROM articles"
+        " WHERE model_version IS DISTINCT FROM ? ORDER BY id",
+        [model_version],
+    ).fetchall()
+
+
+def save_framings(con: duckdb.DuckDBPyConnection, framings: Sequence[Framing]) -> None:
+    """Replace the classification of these articles in one transaction."""
+    if not framings:
+        return
+    ids = [f.article_id for f in framings]
+    now = _now()
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("DELETE FROM article_frames WHERE article_id IN ?", [ids])
+        con.execute("DELETE FROM article_terms WHERE article_id IN ?", [ids])
+        _write(con, "INSERT INTO article_frames SELECT * FROM batch", _frame_rows(framings))
+        _write(con, "INSERT INTO article_terms SELECT * FROM batch", _term_rows(framings))
+        _write(con, _ARTICLE_UPDATE, [
+            {"id": f.article_id, "migration_score": f.migration_score,
+             "is_migration": f.migration, "hostile_score": f.hostile,
+             "frame_group": f.group, "model_version": f.model_version, "classified_at": now}
+            for f in framings
+        ])
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+
+
+_ARTICLE_UPDATE = """
+UPDATE articles SET migration_score = b.migration_score, is_migration = b.is_migration,
+       hostile_score = b.hostile_score, frame_group = b.frame_group,
+       model_version = b.model_version, classified_at = b.classified_at
+FROM batch AS b WHERE articles.id = b.id
+"""
+
+
+def _frame_rows(framings: Sequence[Framing]) -> list[dict[str, Any]]:
+    """One row per (article, label): the score, the decision and the best evidence."""
+    rows = []
+    for f in framings:
+        best = {e.label: e for e in f.evidence}
+        for label, score in f.frames.items():
+            ev = best.get(label)
+            rows.append({
+                "article_id": f.article_id, "frame": label, "score": float(score),
+                "assigned": label in f.labels,
+                "evidence": ev.text if ev else None,
+                "start_char": ev.start if ev else None,
+                "end_char": ev.end if ev else None,
+                "model_version": f.model_version,
+            })
+    return rows
+
+
+def _term_rows(framings: Sequence[Framing]) -> list[dict[str, Any]]:
+    """One row per lexicon hit."""
+    return [
+        {"article_id": f.article_id, "kind": t.kind, "term": t.term, "matched": t.text,
+         "start_char": t.start, "end_char": t.end, "category": t.category or None,
+         "alternatives": list(t.alternatives)}
+        for f in framings for t in f.terms
+    ]

@@ -1,0 +1,48 @@
+"""URL normalisation and the guard against fetching private addresses.
+
+Both the crawler (in its own process) and the extractor use these functions, so that "the
+same article" means the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from w3lib.url import canonicalize_url, url_query_cleaner
+
+# Parameters that identify a campaign or a click, never the article.
+TRACKING_PARAMS = (
+    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "utm_id",
+    "fbclid", "gclid", "dclid", "mc_cid", "mc_eid", "igshid", "ref", "ref_src", "cmpid",
+    "ito", "wt_mc", "at_medium", "at_campaign", "xtor",
+)
+
+
+def canonical_url(url: str) -> str:
+    """Strip tracking parameters and fragments, sort the query, lower-case the host."""
+    cleaned = url_query_cleaner(url, TRACKING_PARAMS, remove=True, keep_fragments=False)
+    return canonicalize_url(cleaned, keep_fragments=False)
+
+
+def private_address(host: str) -> str | None:
+    """Return the private/loopback/link-local address ``host`` resolves to, else None.
+
+    Every address the name resolves to is checked, so a DNS name that points inside the
+    network is caught as well as a literal IP.
+    """
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except (socket.gaierror, UnicodeError):
+        return None  # unresolvable: the download itself will fail with a clear DNS error
+    for info in infos:
+        addr = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if not addr.is_global or addr.is_multicast:
+            return str(addr)
+    return None
+
+
+def host_of(url: str) -> str:
+    """The host part of a URL ('' when it has none)."""
+    return urlsplit(url).hostname or ""

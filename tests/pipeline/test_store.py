@@ -1,0 +1,79 @@
+from datetime import UTC, datetime
+
+import duckdb
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipeline import store
+from pipeline.records import Article, Evidence, Framing, Source, TermHit
+
+SOURCE = Source("s1", "Outlet", "Oberhausen", "DE", "de", feeds=("http://x/rss",))
+
+
+def article(i: int, text: str = "Ein Text über die Stadt. " * 20, source: str = "s1") -> Article:
+    return Article(
+        id=f"id{i:04d}", url=f"http://x/{i}", canonical_url=f"http://x/{i}", source_id=source,
+        lang="de", declared_lang="de", title=f"Titel {i}", text=text, author="A",
+        published_at=datetime(2026, 11, 20, 8, tzinfo=UTC), date_source="feed",
+        fetched_at=datetime(2026, 11, 21, tzinfo=UTC), content_hash=f"h{hash(text)}",
+    )
+
+
+def test_migrations_are_recorded_once(db: duckdb.DuckDBPyConnection) -> None:
+    assert store.schema_version(db) == len(store.migrations())
+    assert store.migrate(db) == []  # nothing left to apply on a second open
+
+
+def test_rerun_does_not_duplicate(db: duckdb.DuckDBPyConnection) -> None:
+    store.upsert_sources(db, [SOURCE])
+    first = store.insert_articles(db, [article(1), article(2)], "r1")
+    again = store.insert_articles(db, [article(1), article(2), article(3, "anders " * 50)], "r2")
+    assert len(first) == 2 and again == ["id0003"]
+    assert db.execute("SELECT count(*) FROM articles").fetchone() == (3,)
+
+
+def test_identical_text_points_at_the_first_copy(db: duckdb.DuckDBPyConnection) -> None:
+    store.insert_articles(db, [article(1), article(2)], "r1")
+    rows = db.execute("SELECT id, duplicate_of FROM articles ORDER BY id").fetchall()
+    assert rows == [("id0001", None), ("id0002", "id0001")]
+
+
+def test_framings_round_trip_and_views(db: duckdb.DuckDBPyConnection) -> None:
+    store.upsert_sources(db, [SOURCE])
+    store.insert_articles(db, [article(1)], "r1")
+    framing = Framing(
+        article_id="id0001", lang="de", migration=True, migration_score=0.9,
+        frames={"threat_public_order": 0.8, "hero_integration": 0.1},
+        labels=("threat_public_order",), group="threat", hostile=0.2,
+        evidence=(Evidence("threat_public_order", 0.8, 0, 10, "Ein Text ü"),),
+        terms=(TermHit("metaphor", "welle", 3, 8, "Welle", "water"),), model_version="m1",
+    )
+    store.save_framings(db, [framing])
+    store.save_framings(db, [framing])  # replacing, not appending
+    assert db.execute("SELECT count(*) FROM article_frames").fetchone() == (2,)
+    assert db.execute("SELECT count(*) FROM article_terms").fetchone() == (1,)
+    week = db.execute("SELECT week, city, frame, articles, share FROM weekly_frames").fetchall()
+    assert week == [("2026-W47", "Oberhausen", "threat_public_order", 1, 1.0)]
+    assert store.articles_to_classify(db, "m1") == []
+
+
+def test_a_failed_batch_leaves_nothing(db: duckdb.DuckDBPyConnection) -> None:
+    store.insert_articles(db, [article(1)], "r1")
+    bad = Framing("id0001", "de", True, 0.9, {"x": float("nan")}, (), "none", 0.0, (),
+                  model_version=None)  # type: ignore[arg-type]  # NOT NULL violation
+    try:
+        store.save_framings(db, [bad])
+    except duckdb.Error:
+        pass
+    assert db.execute("SELECT count(*) FROM article_frames").fetchone() == (0,)
+    assert db.execute("SELECT model_version FROM articles").fetchone() == (None,)
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(min_size=1, max_size=400), title=st.text(max_size=80))
+def test_any_text_round_trips(db: duckdb.DuckDBPyConnection, text: str, title: str) -> None:
+    a = Article(**{**article(9).__dict__, "id": f"p{abs(hash((text, title)))}",
+                   "text": text, "title": title})
+    store.insert_articles(db, [a], "r")
+    assert db.execute("SELECT title, text FROM articles WHERE id = ?", [a.id]).fetchone() == (
+        title, text)
