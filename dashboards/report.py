@@ -95,7 +95,7 @@ def build_report(con: duckdb.DuckDBPyConnection, period: Period, lang: str = "en
         lang=lang, t=t, scope_label=city or t["scope_all"], period=period,
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         totals=_totals(con, period, scope), trends=trends, names=names,
-        headlines=_headlines(rising, names, t),
+        headlines=_headlines(trends, names, t),
         chart_svg=frame_chart(aggregate.weekly_series(con, period, list(labels.codes), scope),
                               names, t),
         examples={tr.frame: examples(con, period, tr.frame, city) for tr in shown},
@@ -118,13 +118,22 @@ def _totals(con: duckdb.DuckDBPyConnection, period: Period, scope: Scope) -> dic
             "base_share": pct(base_mig / base_total) if base_total else "–"}
 
 
-def _headlines(rising: list[FrameTrend], names: dict[str, str], t: dict[str, str]
+def _headlines(trends: list[FrameTrend], names: dict[str, str], t: dict[str, str]
                ) -> list[str]:
-    """One sentence per rising frame, or a sentence saying nothing changed clearly."""
-    if not rising:
-        return [t["headline_none"]]
-    return [t["headline_rising"].format(frame=names[tr.frame], before=pct(tr.baseline_share),
-                                        now=pct(tr.share), n=tr.articles) for tr in rising]
+    """One sentence per rising frame; otherwise say so, and name the largest rise anyway
+    when the counts are too small to call it a trend (the reader should still see it)."""
+    rising = [tr for tr in trends if tr.verdict == "rising"]
+    if rising:
+        return [t["headline_rising"].format(frame=names[tr.frame], before=pct(tr.baseline_share),
+                                            now=pct(tr.share), n=tr.articles) for tr in rising]
+    lines = [t["headline_none"]]
+    top = max(trends, key=lambda tr: tr.share - tr.baseline_share, default=None)
+    if top is not None and top.verdict in ("too_few", "new") and top.articles >= 2 \
+            and top.share - top.baseline_share >= 0.2:
+        lines.append(t["headline_too_few"].format(frame=names[top.frame], now=pct(top.share),
+                                                  before=pct(top.baseline_share),
+                                                  n=top.articles))
+    return lines
 
 
 def frame_chart(series: list[dict[str, object]], names: dict[str, str],
@@ -148,7 +157,8 @@ def frame_chart(series: list[dict[str, object]], names: dict[str, str],
 
 
 EXAMPLES_SQL = """
-SELECT a.title, s.name, a.url, a.published_at, f.score, a.text, f.start_char, f.end_char
+SELECT a.title, s.name, a.canonical_url, a.published_at, f.score, a.text, f.start_char,
+       f.end_char
 FROM article_frames f
 JOIN articles a ON a.id = f.article_id
 JOIN sources s ON s.id = a.source_id
@@ -243,8 +253,8 @@ def _models(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def _is_demo(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the database holds the fictional demo newsroom."""
-    row = con.execute("SELECT count(*) FROM sources WHERE name LIKE '%(fictional)'").fetchone()
-    return bool(row and row[0])
+    rows = con.execute("SELECT count(*) FROM sources WHERE name LIKE '%(fictional)'").fetchall()
+    return bool(rows[0][0])
 
 
 def _sql() -> dict[str, str]:

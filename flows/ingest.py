@@ -15,7 +15,7 @@ from prefect.cache_policies import NO_CACHE
 from pipeline import ingest, store
 from pipeline.config import Settings
 from pipeline.crawl import crawl
-from pipeline.progress import Progress
+from pipeline.progress import Progress, Stopwatch
 from pipeline.runtime import load_classifier
 from pipeline.sources import load_sources
 
@@ -29,28 +29,30 @@ def ingest_flow(sources_file: Path, settings: Settings, newsroom: str | None = N
                 progress: Progress | None = None) -> ingest.RunSummary:
     """One ingest cycle into the database named by the settings; failed fetches are data."""
     progress = progress or Progress.quiet()
+    clock = Stopwatch()
     run_id = uuid.uuid4().hex[:12]
     sources = load_sources(sources_file, newsroom=newsroom)
     con = store.open_store(settings.db)
     try:
         store.upsert_sources(con, sources)
         store.start_run(con, run_id, str(sources_file))
-        with progress.step("crawl", total=None) as tick:
+        with progress.step("crawl", total=None) as tick, clock("crawl"):
             result = crawl_task(sources_file, settings.staging / run_id, settings, newsroom,
                                 ingest.known_urls(con), tick)
-        with progress.step("extract", total=len(result.pages)) as tick:
+        with progress.step("extract", total=len(result.pages)) as tick, clock("extract"):
             articles, problems = extract_task(result.pages, sources, tick)
         new_ids = store.insert_articles(con, articles, run_id)
         store.log_fetches(con, run_id, [*result.outcomes, *problems,
                                         *ingest.language_notes(articles),
                                         *ingest.duplicate_notes(con, new_ids)])
-        classifier = load_classifier(settings)
+        with clock("load models"):
+            classifier = load_classifier(settings)
         pending = len(store.articles_to_classify(con, classifier.version))
-        with progress.step("classify", total=pending) as tick:
+        with progress.step("classify", total=pending) as tick, clock("classify"):
             classified = classify_task(con, classifier, tick)
         summary = ingest.RunSummary(run_id, len(result.pages),
                                     sum(1 for o in result.outcomes if o.error) + len(problems),
-                                    len(new_ids), classified)
+                                    len(new_ids), classified, clock.seconds)
         store.finish_run(con, run_id, "completed", pages_fetched=summary.pages_fetched,
                          fetch_failures=summary.fetch_failures,
                          articles_new=summary.articles_new,

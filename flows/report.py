@@ -10,6 +10,7 @@ from prefect.cache_policies import NO_CACHE
 from dashboards.report import build_report, write_report
 from pipeline.aggregate import Period, last_days
 from pipeline.store import open_readonly
+from pipeline.text import slug
 
 
 @task(name="city-report", cache_policy=NO_CACHE)
@@ -30,5 +31,5 @@ def report_flow(db: Path, out_dir: Path, period: Period | None = None) -> list[P
     written = city_report(db, period, None, "en", out_dir / f"{stem}-all-en.html")
     for city, lang in cities:
         written += city_report(db, period, city, lang,
-                               out_dir / f"{stem}-{city.lower()}-{lang}.html")
+                               out_dir / f"{stem}-{slug(city)}-{lang}.html")
     return [p for p in written if p.suffix == ".html"]

@@ -3,13 +3,17 @@
 How an article is decided (also in docs/model-card.md):
 1. spaCy splits the text into sentences (offsets kept); the lexicon layer finds migration
    terms, dehumanising metaphors and loaded terms.
-2. Relevance: the migration head scores the lead (title + first two sentences). An article
-   is about migration when that score passes the head's threshold and at least one migration
-   term occurs, or when the score alone is very high (``CONFIDENT``). Only those articles
-   are embedded sentence by sentence, which keeps the encoder off most local news.
-3. Frames: every sentence of a migration article is scored by every frame head; the article
-   score of a label is its best sentence's score (that sentence is the evidence), and the
-   label is assigned when the score passes the label's cross-validated threshold.
+2. Relevance: the migration head scores the lead (title + first two sentences) and every
+   sentence; the article score is the mean of the lead score and the mean of the three best
+   sentence scores. An article is about migration when that score passes the head's
+   threshold AND at least one migration term of the lexicon occurs: the encoder alone
+   over-reads crime, school and housing news as migration news. Only articles with a term or
+   a promising lead are embedded sentence by sentence, which keeps the encoder off most news.
+3. Frames: the sentences of a migration article that are themselves about migration (the
+   migration head passes) are scored by every frame head (all sentences if none passes);
+   the article score of a label is its best sentence's score (that sentence is the
+   evidence), and the label is assigned when it passes the label's threshold (chosen on
+   training data; see models/train.py for why it is kept strict).
 4. Hostility: the highest sentence score of the hostility head.
 """
 
@@ -27,7 +31,6 @@ from models.lexicon import get_lexicon
 from models.nlp import SUPPORTED, Sentence, split_sentences
 from pipeline.records import Document, Evidence, Framing, TermHit
 
-CONFIDENT = 0.9  # migration score that needs no lexicon support
 LEAD_SENTENCES = 2
 # Sentence embedding is the costly step, so it runs only for articles whose lead looks
 # migration-related or that contain a migration term. The pre-filter is deliberately looser
@@ -111,10 +114,12 @@ class Classifier:
         top = np.sort(sent_mig)[-3:] if len(sent_mig) else np.array([lead_mig])
         score = float(0.5 * lead_mig + 0.5 * top.mean())
         threshold = self.heads.migration.threshold
-        migration = (score >= threshold and p.migration_terms > 0) or score >= CONFIDENT
+        migration = score >= threshold and p.migration_terms > 0
         hostile_x = sent_x if len(sent_x) else lead_x
         hostile = float(self.heads.hostile.predict(hostile_x).max()) if migration else 0.0
-        frames, labels, evidence = self._frames(p, sent_x) if migration else ({}, (), ())
+        on_topic = sent_mig >= threshold
+        frames, labels, evidence = self._frames(p, sent_x, on_topic if on_topic.any() else None
+                                                ) if migration else ({}, (), ())
         group = self.labels.group_of(max(labels, key=frames.__getitem__)) if labels else "none"
         return Framing(
             article_id=p.doc.id, lang=p.doc.lang, migration=migration, migration_score=score,
@@ -122,12 +127,14 @@ class Classifier:
             terms=p.terms, model_version=self.version,
         )
 
-    def _frames(self, p: _Parsed, sent_x: np.ndarray
+    def _frames(self, p: _Parsed, sent_x: np.ndarray, mask: np.ndarray | None
                 ) -> tuple[dict[str, float], tuple[str, ...], tuple[Evidence, ...]]:
         """Per-label article scores, the assigned labels and the best sentence of each."""
         if len(sent_x) == 0:
             return {c: 0.0 for c in self.codes}, (), ()
         probs = 1 / (1 + np.exp(-(sent_x.astype(np.float64) @ self.weights + self.bias)))
+        if mask is not None:
+            probs = probs * mask[:, None]  # off-topic sentences carry no frame
         best = probs.argmax(axis=0)
         scores = probs.max(axis=0)
         frames = {c: round(float(s), 4) for c, s in zip(self.codes, scores, strict=True)}

@@ -117,8 +117,8 @@ def migration_count(con: duckdb.DuckDBPyConnection, start: datetime, end: dateti
                     scope: Scope) -> int:
     """Migration articles in [start, end)."""
     cond, params = scope.where()
-    row = con.execute(MIGRATION_COUNT_SQL.format(scope=cond), [start, end, *params]).fetchone()
-    return int(row[0]) if row else 0
+    row = con.execute(MIGRATION_COUNT_SQL.format(scope=cond), [start, end, *params]).fetchall()
+    return int(row[0][0]) if row else 0
 
 
 def all_count(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime,
@@ -127,8 +127,8 @@ def all_count(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime,
     params = [start, end]
     for value in (scope.city, scope.source, scope.lang):
         params += [value, value]
-    row = con.execute(ALL_COUNT_SQL, params).fetchone()
-    return int(row[0]) if row else 0
+    row = con.execute(ALL_COUNT_SQL, params).fetchall()
+    return int(row[0][0]) if row else 0
 
 
 def verdict(n: int, total: int, base_n: int, base_total: int) -> tuple[str, float | None]:

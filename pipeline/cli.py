@@ -13,8 +13,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.config import Settings, get_settings
+from pipeline.config import Settings
 from pipeline.runtime import prefect_defaults
+from pipeline.text import slug
 
 app = typer.Typer(help="framewatch: how local news frames migrants, week by week.",
                   no_args_is_help=True, add_completion=False)
@@ -25,7 +26,7 @@ DEMO_DB = Path("data/demo.duckdb")
 
 def _settings(**overrides: object) -> Settings:
     """Settings from the environment with CLI overrides applied."""
-    return get_settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    return Settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
 
 
 @app.callback()
@@ -95,7 +96,7 @@ def report(
 def _report_name(label: str, city: str | None, lang: str) -> str:
     """A file name for a report."""
     stem = label.split(" ")[0] if " " in label else label
-    return f"{stem}-{(city or 'all').lower()}-{lang}.html"
+    return f"{stem}-{slug(city or 'all')}-{lang}.html"
 
 
 @app.command()

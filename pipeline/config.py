@@ -7,7 +7,6 @@ Defaults run locally without any set-up: the database under ``data/``, reports u
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field
@@ -42,9 +41,3 @@ class Settings(BaseSettings):
     allow_private: bool = Field(False, description="fetch private/loopback addresses")
     concurrency_per_domain: int = Field(4, description="parallel requests per domain")
     batch_size: int = Field(32, description="encoder batch size")
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """The process-wide settings (read once; tests build their own Settings)."""
-    return Settings()

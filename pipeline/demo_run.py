@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +15,8 @@ from pipeline.config import Settings
 from pipeline.demo.newsroom import running_newsroom
 from pipeline.progress import Progress
 from pipeline.sources import demo_sources_file
+
+DEMO_PORT = 8765
 
 
 def _fresh_if_stale(db: Path, console: Console) -> None:
@@ -30,6 +33,20 @@ def _fresh_if_stale(db: Path, console: Console) -> None:
             Path(str(db) + ".wal").unlink(missing_ok=True)
 
 
+def _demo_port(db: Path, console: Console) -> int:
+    """The fixed demo port, so that a rerun sees the same article URLs (and adds nothing).
+
+    If another program holds it, a free port is used and the database starts fresh, since
+    every URL (and so every article id) would differ from the stored ones.
+    """
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", DEMO_PORT)) != 0:
+            return DEMO_PORT
+    console.print(f"[yellow]port {DEMO_PORT} is busy: using a free port and a fresh {db}[/]")
+    db.unlink(missing_ok=True)
+    return 0
+
+
 def run_demo(settings: Settings, reports_dir: Path, console: Console) -> None:
     """Serve the newsroom, run the ingest flow, write reports, print what happened."""
     from flows.ingest import ingest_flow
@@ -37,15 +54,16 @@ def run_demo(settings: Settings, reports_dir: Path, console: Console) -> None:
 
     started = time.monotonic()
     _fresh_if_stale(settings.db, console)
-    with running_newsroom() as room:
+    with running_newsroom(port=_demo_port(settings.db, console)) as room:
         console.print(f"demo newsroom (fictional outlets) serving on {room.url}")
         summary = ingest_flow(demo_sources_file(), settings, room.url, Progress(console))
     ingest_s = time.monotonic() - started
     written = report_flow(settings.db, reports_dir)
     _print_summary(settings.db, summary.run_id, written, console)
-    console.print(f"\ningest {ingest_s:.0f} s, total {time.monotonic() - started:.0f} s; "
-                  f"{summary.pages_fetched} pages, {summary.articles_new} new articles, "
-                  f"{summary.articles_classified} classified in this run")
+    steps = ", ".join(f"{k} {v:.1f} s" for k, v in summary.seconds.items())
+    console.print(f"\nthis run: {summary.pages_fetched} pages fetched, {summary.articles_new} new "
+                  f"articles, {summary.articles_classified} classified ({steps}); "
+                  f"ingest flow {ingest_s:.0f} s, demo total {time.monotonic() - started:.0f} s")
 
 
 def _print_summary(db: Path, run_id: str, reports: list[Path], console: Console) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from rich.console import Console
 from rich.progress import (
@@ -41,3 +42,19 @@ class Progress:
             task = bar.add_task(name, total=total)
             yield lambda n: bar.advance(task, n)
             bar.update(task, total=bar.tasks[0].completed)
+
+
+@dataclass
+class Stopwatch:
+    """Wall time per named step: ``with clock("crawl"): ...``; read ``seconds``."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        """Time the block and add it to ``seconds[name]``."""
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.monotonic() - start

@@ -38,8 +38,8 @@ def migrations() -> list[tuple[int, str, str]]:
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     """The highest applied migration, 0 for a new database."""
-    row = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
-    return int(row[0]) if row else 0
+    row = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchall()
+    return int(row[0][0]) if row else 0
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -48,6 +48,9 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
     )
+    for column, note in (("version", "migration number"), ("name", "migration file"),
+                         ("applied_at", "UTC")):
+        con.execute(f"COMMENT ON COLUMN schema_migrations.{column} IS '{note}'")
     current = schema_version(con)
     applied = []
     for version, name, sql in migrations():

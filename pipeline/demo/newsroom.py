@@ -260,9 +260,9 @@ def start_newsroom(host: str = "127.0.0.1", port: int = 0, today: date | None = 
 
 
 @contextmanager
-def running_newsroom(today: date | None = None) -> Iterator[Newsroom]:
+def running_newsroom(today: date | None = None, port: int = 0) -> Iterator[Newsroom]:
     """Context manager around start_newsroom/stop."""
-    newsroom = start_newsroom(today=today)
+    newsroom = start_newsroom(port=port, today=today)
     try:
         yield newsroom
     finally:

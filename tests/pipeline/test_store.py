@@ -77,3 +77,19 @@ def test_any_text_round_trips(db: duckdb.DuckDBPyConnection, text: str, title: s
     store.insert_articles(db, [a], "r")
     assert db.execute("SELECT title, text FROM articles WHERE id = ?", [a.id]).fetchone() == (
         title, text)
+
+
+def test_schema_doc_is_current() -> None:
+    from pathlib import Path
+
+    from pipeline.schema_doc import generate
+
+    doc = Path(__file__).parents[2] / "docs" / "schema.md"
+    assert doc.read_text(encoding="utf-8") == generate(), (
+        "docs/schema.md is stale: run `python -m pipeline.schema_doc > docs/schema.md`")
+
+
+def test_every_column_is_documented() -> None:
+    from pipeline.schema_doc import generate
+
+    assert "|  |" not in generate()
