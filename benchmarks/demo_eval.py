@@ -38,16 +38,22 @@ def predictions(db: Path) -> dict[tuple[str, str], tuple[bool, set[str]]]:
         "SELECT a.source_id, a.url, a.is_migration, list(f.frame) FILTER (WHERE f.assigned)"
         " FROM articles a LEFT JOIN article_frames f ON f.article_id = a.id GROUP BY ALL"
     ).fetchall()
-    return {(s, u.rsplit("/", 1)[-1].split(".html")[0]): (bool(m), set(fs or []))
-            for s, u, m, fs in rows}
+    return {
+        (s, u.rsplit("/", 1)[-1].split(".html")[0]): (bool(m), set(fs or []))
+        for s, u, m, fs in rows
+    }
 
 
 def prf(tp: int, fp: int, fn: int) -> dict[str, float]:
     """Precision, recall, F1."""
     p = tp / (tp + fp) if tp + fp else 0.0
     r = tp / (tp + fn) if tp + fn else 0.0
-    return {"precision": round(p, 3), "recall": round(r, 3),
-            "f1": round(2 * p * r / (p + r), 3) if p + r else 0.0, "support": tp + fn}
+    return {
+        "precision": round(p, 3),
+        "recall": round(r, 3),
+        "f1": round(2 * p * r / (p + r), 3) if p + r else 0.0,
+        "support": tp + fn,
+    }
 
 
 def main() -> None:
@@ -57,20 +63,28 @@ def main() -> None:
     args = parser.parse_args()
     g, p = gold(), predictions(args.db)
     keys = sorted(set(g) & set(p))
-    rel = prf(sum(g[k][0] and p[k][0] for k in keys), sum(p[k][0] and not g[k][0] for k in keys),
-              sum(g[k][0] and not p[k][0] for k in keys))
+    rel = prf(
+        sum(g[k][0] and p[k][0] for k in keys),
+        sum(p[k][0] and not g[k][0] for k in keys),
+        sum(g[k][0] and not p[k][0] for k in keys),
+    )
     print(f"articles compared: {len(keys)} (gold {len(g)}, stored {len(p)})")
     print(f"relevance: {rel}")
     mig = [k for k in keys if g[k][0]]
     scores = {}
     for code in load_labels().codes:
-        s = prf(sum(code in g[k][1] and code in p[k][1] for k in mig),
-                sum(code in p[k][1] and code not in g[k][1] for k in mig),
-                sum(code in g[k][1] and code not in p[k][1] for k in mig))
+        s = prf(
+            sum(code in g[k][1] and code in p[k][1] for k in mig),
+            sum(code in p[k][1] and code not in g[k][1] for k in mig),
+            sum(code in g[k][1] and code not in p[k][1] for k in mig),
+        )
         scores[code] = s
         print(f"{code:<24} {s}")
-    macro = round(sum(s["f1"] for s in scores.values() if s["support"]) /
-                  max(1, sum(1 for s in scores.values() if s["support"])), 3)
+    macro = round(
+        sum(s["f1"] for s in scores.values() if s["support"])
+        / max(1, sum(1 for s in scores.values() if s["support"])),
+        3,
+    )
     print(f"frames macro-F1 over gold migration articles: {macro}")
     print(json.dumps({"relevance_f1": rel["f1"], "frames_macro_f1": macro}))
 

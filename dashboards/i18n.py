@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -11,7 +11,7 @@ TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 FALLBACK = "en"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _catalogue(lang: str) -> dict[str, str]:
     """The strings of one language ({} if the language has no file)."""
     path = TRANSLATIONS_DIR / f"{lang}.yaml"

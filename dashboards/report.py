@@ -81,8 +81,9 @@ def pct(value: float) -> str:
     return f"{100 * value:.0f} %"
 
 
-def build_report(con: duckdb.DuckDBPyConnection, period: Period, lang: str = "en",
-                 city: str | None = None) -> Report:
+def build_report(
+    con: duckdb.DuckDBPyConnection, period: Period, lang: str = "en", city: str | None = None
+) -> Report:
     """Collect every figure of the report for a period and an optional city."""
     labels = load_labels()
     t = translator(lang)
@@ -92,17 +93,26 @@ def build_report(con: duckdb.DuckDBPyConnection, period: Period, lang: str = "en
     rising = [tr for tr in trends if tr.verdict in ("rising", "new") and tr.articles]
     shown = rising or [tr for tr in trends if tr.articles][:2]
     return Report(
-        lang=lang, t=t, scope_label=city or t["scope_all"], period=period,
+        lang=lang,
+        t=t,
+        scope_label=city or t["scope_all"],
+        period=period,
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        totals=_totals(con, period, scope), trends=trends, names=names,
+        totals=_totals(con, period, scope),
+        trends=trends,
+        names=names,
         headlines=_headlines(trends, names, t),
-        chart_svg=frame_chart(aggregate.weekly_series(con, period, list(labels.codes), scope),
-                              names, t),
+        chart_svg=frame_chart(
+            aggregate.weekly_series(con, period, list(labels.codes), scope), names, t
+        ),
         examples={tr.frame: examples(con, period, tr.frame, city) for tr in shown},
         good_practice=_good_practice(con, period, city),
-        terms=terms_found(con, period, city), outlets=outlets(con, period, city),
-        problems=fetch_problems(con, period, city), model_versions=_models(con),
-        demo=_is_demo(con), sql=_sql(),
+        terms=terms_found(con, period, city),
+        outlets=outlets(con, period, city),
+        problems=fetch_problems(con, period, city),
+        model_versions=_models(con),
+        demo=_is_demo(con),
+        sql=_sql(),
     )
 
 
@@ -113,31 +123,48 @@ def _totals(con: duckdb.DuckDBPyConnection, period: Period, scope: Scope) -> dic
     mig = aggregate.migration_count(con, period.start, period.end, scope)
     base_total = aggregate.all_count(con, base.start, period.start, scope)
     base_mig = aggregate.migration_count(con, base.start, period.start, scope)
-    return {"articles": total, "migration": mig,
-            "share": pct(mig / total) if total else "–",
-            "base_share": pct(base_mig / base_total) if base_total else "–"}
+    return {
+        "articles": total,
+        "migration": mig,
+        "share": pct(mig / total) if total else "–",
+        "base_share": pct(base_mig / base_total) if base_total else "–",
+    }
 
 
-def _headlines(trends: list[FrameTrend], names: dict[str, str], t: dict[str, str]
-               ) -> list[str]:
+def _headlines(trends: list[FrameTrend], names: dict[str, str], t: dict[str, str]) -> list[str]:
     """One sentence per rising frame; otherwise say so, and name the largest rise anyway
     when the counts are too small to call it a trend (the reader should still see it)."""
     rising = [tr for tr in trends if tr.verdict == "rising"]
     if rising:
-        return [t["headline_rising"].format(frame=names[tr.frame], before=pct(tr.baseline_share),
-                                            now=pct(tr.share), n=tr.articles) for tr in rising]
+        return [
+            t["headline_rising"].format(
+                frame=names[tr.frame],
+                before=pct(tr.baseline_share),
+                now=pct(tr.share),
+                n=tr.articles,
+            )
+            for tr in rising
+        ]
     lines = [t["headline_none"]]
     top = max(trends, key=lambda tr: tr.share - tr.baseline_share, default=None)
-    if top is not None and top.verdict in ("too_few", "new") and top.articles >= 2 \
-            and top.share - top.baseline_share >= 0.2:
-        lines.append(t["headline_too_few"].format(frame=names[top.frame], now=pct(top.share),
-                                                  before=pct(top.baseline_share),
-                                                  n=top.articles))
+    if (
+        top is not None
+        and top.verdict in ("too_few", "new")
+        and top.articles >= 2
+        and top.share - top.baseline_share >= 0.2
+    ):
+        lines.append(
+            t["headline_too_few"].format(
+                frame=names[top.frame],
+                now=pct(top.share),
+                before=pct(top.baseline_share),
+                n=top.articles,
+            )
+        )
     return lines
 
 
-def frame_chart(series: list[dict[str, object]], names: dict[str, str],
-                t: dict[str, str]) -> str:
+def frame_chart(series: list[dict[str, object]], names: dict[str, str], t: dict[str, str]) -> str:
     """Weekly frame shares as a Vega-Lite line chart, rendered to inline SVG."""
     rows = [{**r, "frame": names.get(str(r["frame"]), r["frame"])} for r in series]
     chart = (
@@ -146,8 +173,7 @@ def frame_chart(series: list[dict[str, object]], names: dict[str, str],
         .encode(
             x=alt.X("period:O", title=t["chart_week"]),
             y=alt.Y("share:Q", title=t["chart_share"], axis=alt.Axis(format="%")),
-            color=alt.Color("frame:N", title=None, legend=alt.Legend(orient="bottom",
-                                                                    columns=3)),
+            color=alt.Color("frame:N", title=None, legend=alt.Legend(orient="bottom", columns=3)),
             tooltip=["frame:N", "period:O", "articles:Q", "migration_articles:Q"],
         )
         .properties(width=620, height=260)
@@ -169,26 +195,47 @@ ORDER BY f.score DESC LIMIT ?
 """
 
 
-def examples(con: duckdb.DuckDBPyConnection, period: Period, frame: str, city: str | None,
-             limit: int = EXAMPLES_PER_FRAME) -> list[Example]:
+def examples(
+    con: duckdb.DuckDBPyConnection,
+    period: Period,
+    frame: str,
+    city: str | None,
+    limit: int = EXAMPLES_PER_FRAME,
+) -> list[Example]:
     """The most confident articles of a frame in the period, evidence split out."""
     rows = con.execute(EXAMPLES_SQL, [frame, period.start, period.end, city, city, limit])
     return [_example(*row) for row in rows.fetchall()]
 
 
-def _example(title: str, outlet: str, url: str, published: datetime, score: float,
-             text: str, start: int | None, end: int | None) -> Example:
+def _example(
+    title: str,
+    outlet: str,
+    url: str,
+    published: datetime,
+    score: float,
+    text: str,
+    start: int | None,
+    end: int | None,
+) -> Example:
     """An Example with ~200 characters of context around the evidence sentence."""
     start, end = start or 0, end or 0
-    before = text[max(0, start - 200):start]
-    after = text[end:end + 200]
-    return Example(title, outlet, url, f"{published:%Y-%m-%d}", round(score, 2),
-                   ("…" + before.lstrip()) if start > 200 else before, text[start:end],
-                   (after.rstrip() + "…") if end + 200 < len(text) else after)
+    before = text[max(0, start - 200) : start]
+    after = text[end : end + 200]
+    return Example(
+        title,
+        outlet,
+        url,
+        f"{published:%Y-%m-%d}",
+        round(score, 2),
+        ("…" + before.lstrip()) if start > 200 else before,
+        text[start:end],
+        (after.rstrip() + "…") if end + 200 < len(text) else after,
+    )
 
 
-def _good_practice(con: duckdb.DuckDBPyConnection, period: Period, city: str | None
-                   ) -> list[Example]:
+def _good_practice(
+    con: duckdb.DuckDBPyConnection, period: Period, city: str | None
+) -> list[Example]:
     """The best hero-framed articles: what to share and praise."""
     found = [e for f in GOOD_PRACTICE for e in examples(con, period, f, city, 2)]
     unique = {e.url: e for e in found}
@@ -205,13 +252,13 @@ GROUP BY t.kind, t.term ORDER BY n DESC, t.term LIMIT 30
 """
 
 
-def terms_found(con: duckdb.DuckDBPyConnection, period: Period, city: str | None
-                ) -> list[TermRow]:
+def terms_found(con: duckdb.DuckDBPyConnection, period: Period, city: str | None) -> list[TermRow]:
     """Metaphors and loaded terms in the period's migration articles."""
     rows = con.execute(TERMS_SQL, [period.start, period.end, city, city]).fetchall()
-    return [TermRow(kind, term, int(n), tuple(alts or ()),
-                    (cat or "") if kind == "loaded_term" else "")
-            for kind, term, n, alts, cat in rows]
+    return [
+        TermRow(kind, term, int(n), tuple(alts or ()), (cat or "") if kind == "loaded_term" else "")
+        for kind, term, n, alts, cat in rows
+    ]
 
 
 OUTLETS_SQL = """
@@ -222,8 +269,9 @@ GROUP BY s.name ORDER BY s.name
 """
 
 
-def outlets(con: duckdb.DuckDBPyConnection, period: Period, city: str | None
-            ) -> list[tuple[str, int, int]]:
+def outlets(
+    con: duckdb.DuckDBPyConnection, period: Period, city: str | None
+) -> list[tuple[str, int, int]]:
     """Articles and migration articles per outlet in the period."""
     rows = con.execute(OUTLETS_SQL, [period.start, period.end, city, city]).fetchall()
     return [(str(n), int(a), int(m)) for n, a, m in rows]
@@ -237,8 +285,9 @@ GROUP BY ALL ORDER BY 3 DESC, 1
 """
 
 
-def fetch_problems(con: duckdb.DuckDBPyConnection, period: Period, city: str | None
-                   ) -> list[tuple[str, str, int]]:
+def fetch_problems(
+    con: duckdb.DuckDBPyConnection, period: Period, city: str | None
+) -> list[tuple[str, str, int]]:
     """Failed fetches since the period began, grouped by outlet and reason."""
     rows = con.execute(PROBLEMS_SQL, [period.start, city, city]).fetchall()
     return [(str(s), str(e), int(n)) for s, e, n in rows]
@@ -246,8 +295,9 @@ def fetch_problems(con: duckdb.DuckDBPyConnection, period: Period, city: str | N
 
 def _models(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Model versions behind the classified articles."""
-    rows = con.execute("SELECT DISTINCT model_version FROM articles"
-                       " WHERE model_version IS NOT NULL ORDER BY 1").fetchall()
+    rows = con.execute(
+        "SELECT DISTINCT model_version FROM articles WHERE model_version IS NOT NULL ORDER BY 1"
+    ).fetchall()
     return [r[0] for r in rows]
 
 
@@ -259,24 +309,33 @@ def _is_demo(con: duckdb.DuckDBPyConnection) -> bool:
 
 def _sql() -> dict[str, str]:
     """The queries behind the numbers, shown at the end of the report."""
-    return {"frames": aggregate.FRAME_COUNTS_SQL.strip(),
-            "migration articles": aggregate.MIGRATION_COUNT_SQL.strip(),
-            "examples": EXAMPLES_SQL.strip(), "terms": TERMS_SQL.strip()}
+    return {
+        "frames": aggregate.FRAME_COUNTS_SQL.strip(),
+        "migration articles": aggregate.MIGRATION_COUNT_SQL.strip(),
+        "examples": EXAMPLES_SQL.strip(),
+        "terms": TERMS_SQL.strip(),
+    }
 
 
 def _env() -> Environment:
     """Jinja2 environment: autoescape for HTML, none for Markdown."""
-    env = Environment(loader=PackageLoader("dashboards", "templates"),
-                      autoescape=select_autoescape(["html"], default=False),
-                      trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=PackageLoader("dashboards", "templates"),
+        autoescape=select_autoescape(["html"], default=False),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["pct"] = pct
     return env
 
 
 def render(report: Report, fmt: str) -> str:
     """Render the report as 'html' or 'md'."""
-    return _env().get_template(f"report.{fmt}.j2" if fmt == "md" else "report.html").render(
-        r=report, t=report.t)
+    return (
+        _env()
+        .get_template(f"report.{fmt}.j2" if fmt == "md" else "report.html")
+        .render(r=report, t=report.t)
+    )
 
 
 def write_report(report: Report, out: Path) -> list[Path]:

@@ -19,14 +19,18 @@ from pipeline.progress import Progress, Stopwatch
 from pipeline.runtime import load_classifier
 from pipeline.sources import load_sources
 
-crawl_task = task(crawl, name="crawl", retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
-extract_task = task(ingest.extract_pages, name="extract", cache_policy=NO_CACHE)
-classify_task = task(ingest.classify_pending, name="classify", cache_policy=NO_CACHE)
+crawl_task = task(name="crawl", retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)(crawl)
+extract_task = task(name="extract", cache_policy=NO_CACHE)(ingest.extract_pages)
+classify_task = task(name="classify", cache_policy=NO_CACHE)(ingest.classify_pending)
 
 
 @flow(name="framewatch-ingest", log_prints=False, validate_parameters=False)
-def ingest_flow(sources_file: Path, settings: Settings, newsroom: str | None = None,
-                progress: Progress | None = None) -> ingest.RunSummary:
+def ingest_flow(
+    sources_file: Path,
+    settings: Settings,
+    newsroom: str | None = None,
+    progress: Progress | None = None,
+) -> ingest.RunSummary:
     """One ingest cycle into the database named by the settings; failed fetches are data."""
     progress = progress or Progress.quiet()
     clock = Stopwatch()
@@ -37,26 +41,50 @@ def ingest_flow(sources_file: Path, settings: Settings, newsroom: str | None = N
         store.upsert_sources(con, sources)
         store.start_run(con, run_id, str(sources_file))
         with progress.step("crawl", total=None) as tick, clock("crawl"):
-            result = crawl_task(sources_file, settings.staging / run_id, settings, newsroom,
-                                ingest.known_urls(con), tick)
+            result = crawl_task(
+                sources_file,
+                settings.staging / run_id,
+                settings,
+                newsroom,
+                ingest.known_urls(con),
+                tick,
+            )
         with progress.step("extract", total=len(result.pages)) as tick, clock("extract"):
             articles, problems = extract_task(result.pages, sources, tick)
         new_ids = store.insert_articles(con, articles, run_id)
-        store.log_fetches(con, run_id, [*result.outcomes, *problems,
-                                        *ingest.language_notes(articles),
-                                        *ingest.duplicate_notes(con, new_ids)])
+        store.log_fetches(
+            con,
+            run_id,
+            [
+                *result.outcomes,
+                *problems,
+                *ingest.language_notes(articles),
+                *ingest.duplicate_notes(con, new_ids),
+            ],
+        )
         with clock("load models"):
             classifier = load_classifier(settings)
         pending = len(store.articles_to_classify(con, classifier.version))
         with progress.step("classify", total=pending) as tick, clock("classify"):
             classified = classify_task(con, classifier, tick)
-        summary = ingest.RunSummary(run_id, len(result.pages),
-                                    sum(1 for o in result.outcomes if o.error) + len(problems),
-                                    len(new_ids), classified, clock.seconds)
-        store.finish_run(con, run_id, "completed", pages_fetched=summary.pages_fetched,
-                         fetch_failures=summary.fetch_failures,
-                         articles_new=summary.articles_new,
-                         articles_classified=classified, model_version=classifier.version)
+        summary = ingest.RunSummary(
+            run_id,
+            len(result.pages),
+            sum(1 for o in result.outcomes if o.error) + len(problems),
+            len(new_ids),
+            classified,
+            clock.seconds,
+        )
+        store.finish_run(
+            con,
+            run_id,
+            "completed",
+            pages_fetched=summary.pages_fetched,
+            fetch_failures=summary.fetch_failures,
+            articles_new=summary.articles_new,
+            articles_classified=classified,
+            model_version=classifier.version,
+        )
         return summary
     except BaseException:
         store.finish_run(con, run_id, "failed")

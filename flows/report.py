@@ -25,11 +25,11 @@ def report_flow(db: Path, out_dir: Path, period: Period | None = None) -> list[P
     """All outlets in English, then every city in its outlets' language."""
     period = period or last_days()
     with open_readonly(db) as con:
-        cities = con.execute("SELECT city, any_value(lang) FROM sources GROUP BY city"
-                             " ORDER BY city").fetchall()
+        cities = con.execute(
+            "SELECT city, any_value(lang) FROM sources GROUP BY city ORDER BY city"
+        ).fetchall()
     stem = f"{period.start:%Y-%m-%d}"
     written = city_report(db, period, None, "en", out_dir / f"{stem}-all-en.html")
     for city, lang in cities:
-        written += city_report(db, period, city, lang,
-                               out_dir / f"{stem}-{slug(city)}-{lang}.html")
+        written += city_report(db, period, city, lang, out_dir / f"{stem}-{slug(city)}-{lang}.html")
     return [p for p in written if p.suffix == ".html"]

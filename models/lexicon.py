@@ -8,7 +8,7 @@ lemmatizer, on lemmas, so that a listed base form also finds its inflections.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +49,16 @@ def load_lexicon(lang: str) -> LexiconFile:
         return LexiconFile(lang, "none", ())
     data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     entries = [Entry("migration_term", str(t), "", ()) for t in data.get("migration_terms", [])]
-    entries += [Entry("metaphor", str(m["term"]), str(m.get("kind", "")), ())
-                for m in data.get("metaphors", [])]
-    entries += [Entry("loaded_term", str(m["term"]), str(m.get("guide", "")),
-                      tuple(m.get("alternatives", []))) for m in data.get("loaded_terms", [])]
+    entries += [
+        Entry("metaphor", str(m["term"]), str(m.get("kind", "")), ())
+        for m in data.get("metaphors", [])
+    ]
+    entries += [
+        Entry(
+            "loaded_term", str(m["term"]), str(m.get("guide", "")), tuple(m.get("alternatives", []))
+        )
+        for m in data.get("loaded_terms", [])
+    ]
     return LexiconFile(lang, str(data.get("guide_status", "")), tuple(entries))
 
 
@@ -93,12 +99,18 @@ class Lexicon:
     def _hit(self, span: Span, offset: int) -> TermHit:
         """A TermHit for a matched span."""
         entry = self.entries[span.label_]
-        return TermHit(kind=entry.kind, term=entry.term, start=offset + span.start_char,
-                       end=offset + span.end_char, text=span.text, category=entry.category,
-                       alternatives=entry.alternatives)
+        return TermHit(
+            kind=entry.kind,
+            term=entry.term,
+            start=offset + span.start_char,
+            end=offset + span.end_char,
+            text=span.text,
+            category=entry.category,
+            alternatives=entry.alternatives,
+        )
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_lexicon(lang: str) -> Lexicon:
     """The process-wide Lexicon of a language."""
     return Lexicon(lang)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import spacy
 from spacy.language import Language
@@ -30,7 +30,7 @@ class Sentence:
     text: str
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_nlp(lang: str) -> Language:
     """The pipeline for a language (unknown languages get a multilingual blank one)."""
     if lang in REAL_PIPELINES:

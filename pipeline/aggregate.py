@@ -71,9 +71,13 @@ class Scope:
 
     def where(self) -> tuple[str, list[object]]:
         """SQL conditions on the migration_articles view (alias m) and their parameters."""
-        conds, params = [], []
-        for column, value in (("m.city", self.city), ("m.source_id", self.source),
-                              ("m.lang", self.lang)):
+        conds: list[str] = []
+        params: list[object] = []
+        for column, value in (
+            ("m.city", self.city),
+            ("m.source_id", self.source),
+            ("m.lang", self.lang),
+        ):
             if value:
                 conds.append(f"{column} = ?")
                 params.append(value)
@@ -105,26 +109,27 @@ def _span(period: Period, periods: int) -> tuple[datetime, datetime]:
     return period.shifted(periods).start, period.start
 
 
-def frame_counts(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime,
-                 scope: Scope) -> dict[str, int]:
+def frame_counts(
+    con: duckdb.DuckDBPyConnection, start: datetime, end: datetime, scope: Scope
+) -> dict[str, int]:
     """Migration articles per assigned frame in [start, end)."""
     cond, params = scope.where()
     rows = con.execute(FRAME_COUNTS_SQL.format(scope=cond), [start, end, *params]).fetchall()
     return {frame: int(n) for frame, n in rows}
 
 
-def migration_count(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime,
-                    scope: Scope) -> int:
+def migration_count(
+    con: duckdb.DuckDBPyConnection, start: datetime, end: datetime, scope: Scope
+) -> int:
     """Migration articles in [start, end)."""
     cond, params = scope.where()
     row = con.execute(MIGRATION_COUNT_SQL.format(scope=cond), [start, end, *params]).fetchall()
     return int(row[0][0]) if row else 0
 
 
-def all_count(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime,
-              scope: Scope) -> int:
+def all_count(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime, scope: Scope) -> int:
     """All articles in [start, end), migration or not."""
-    params = [start, end]
+    params: list[object] = [start, end]
     for value in (scope.city, scope.source, scope.lang):
         params += [value, value]
     row = con.execute(ALL_COUNT_SQL, params).fetchall()
@@ -144,8 +149,9 @@ def verdict(n: int, total: int, base_n: int, base_total: int) -> tuple[str, floa
     return "stable", float(p)
 
 
-def frame_trends(con: duckdb.DuckDBPyConnection, period: Period, codes: list[str],
-                 scope: Scope = Scope()) -> list[FrameTrend]:
+def frame_trends(
+    con: duckdb.DuckDBPyConnection, period: Period, codes: list[str], scope: Scope = Scope()
+) -> list[FrameTrend]:
     """Every frame's share now vs the baseline, strongest rise first."""
     base_start, base_end = _span(period, BASELINE_PERIODS)
     now = frame_counts(con, period.start, period.end, scope)
@@ -156,9 +162,18 @@ def frame_trends(con: duckdb.DuckDBPyConnection, period: Period, codes: list[str
     for code in codes:
         n, bn = now.get(code, 0), base.get(code, 0)
         word, p = verdict(n, total, bn, base_total)
-        trends.append(FrameTrend(code, n, n / total if total else 0.0, bn,
-                                 bn / base_total if base_total else 0.0, p, word))
-    return sorted(trends, key=lambda t: (t.share - t.baseline_share), reverse=True)
+        trends.append(
+            FrameTrend(
+                code,
+                n,
+                n / total if total else 0.0,
+                bn,
+                bn / base_total if base_total else 0.0,
+                p,
+                word,
+            )
+        )
+    return sorted(trends, key=lambda t: t.share - t.baseline_share, reverse=True)
 
 
 WEEKLY_SERIES_SQL = """
@@ -172,8 +187,9 @@ GROUP BY ALL
 """
 
 
-def weekly_series(con: duckdb.DuckDBPyConnection, period: Period, codes: list[str],
-                  scope: Scope = Scope()) -> list[dict[str, object]]:
+def weekly_series(
+    con: duckdb.DuckDBPyConnection, period: Period, codes: list[str], scope: Scope = Scope()
+) -> list[dict[str, object]]:
     """Share of each frame per seven-day period, current one last (for the chart)."""
     rows_out = []
     for back in range(BASELINE_PERIODS, -1, -1):
@@ -181,9 +197,15 @@ def weekly_series(con: duckdb.DuckDBPyConnection, period: Period, codes: list[st
         total = migration_count(con, p.start, p.end, scope)
         counts = frame_counts(con, p.start, p.end, scope)
         for code in codes:
-            rows_out.append({"period": f"{p.start:%Y-%m-%d}", "frame": code,
-                             "articles": counts.get(code, 0), "migration_articles": total,
-                             "share": counts.get(code, 0) / total if total else 0.0})
+            rows_out.append(
+                {
+                    "period": f"{p.start:%Y-%m-%d}",
+                    "frame": code,
+                    "articles": counts.get(code, 0),
+                    "migration_articles": total,
+                    "share": counts.get(code, 0) / total if total else 0.0,
+                }
+            )
     return rows_out
 
 
@@ -197,8 +219,10 @@ GROUP BY s.name, s.city, s.lang ORDER BY s.city, s.name
 
 def outlet_counts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, str, int, int]]:
     """Per outlet: name, city, declared and detected languages, articles, migration articles."""
-    return [(str(n), str(c), str(d), str(dl or ""), int(a), int(m))
-            for n, c, d, dl, a, m in con.execute(OUTLET_COUNTS_SQL).fetchall()]
+    return [
+        (str(n), str(c), str(d), str(dl or ""), int(a), int(m))
+        for n, c, d, dl, a, m in con.execute(OUTLET_COUNTS_SQL).fetchall()
+    ]
 
 
 def run_log(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple[str, str, str]]:
@@ -206,5 +230,6 @@ def run_log(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple[str, str,
     rows = con.execute(
         "SELECT source_id, url, coalesce(error, note) FROM fetch_log"
         " WHERE run_id = ? AND (error IS NOT NULL OR note IS NOT NULL) ORDER BY source_id, url",
-        [run_id]).fetchall()
+        [run_id],
+    ).fetchall()
     return [(str(s), str(u), str(r)) for s, u, r in rows]

@@ -30,14 +30,31 @@ def read_documents(path: Path) -> list[Document]:
 def framing_json(f: Framing) -> dict[str, Any]:
     """The output line of one framing (evidence for assigned labels only)."""
     return {
-        "id": f.article_id, "lang": f.lang, "migration": f.migration,
-        "migration_score": round(f.migration_score, 4), "frames": f.frames,
-        "labels": list(f.labels), "group": f.group, "hostile": round(f.hostile, 4),
-        "evidence": [{"label": e.label, "start": e.start, "end": e.end, "text": e.text}
-                     for e in f.evidence if e.label in f.labels],
-        "terms": [{"kind": t.kind, "term": t.term, "start": t.start, "end": t.end,
-                   "text": t.text, "alternatives": list(t.alternatives)}
-                  for t in f.terms if t.kind != "migration_term"],
+        "id": f.article_id,
+        "lang": f.lang,
+        "migration": f.migration,
+        "migration_score": round(f.migration_score, 4),
+        "frames": f.frames,
+        "labels": list(f.labels),
+        "group": f.group,
+        "hostile": round(f.hostile, 4),
+        "evidence": [
+            {"label": e.label, "start": e.start, "end": e.end, "text": e.text}
+            for e in f.evidence
+            if e.label in f.labels
+        ],
+        "terms": [
+            {
+                "kind": t.kind,
+                "term": t.term,
+                "start": t.start,
+                "end": t.end,
+                "text": t.text,
+                "alternatives": list(t.alternatives),
+            }
+            for t in f.terms
+            if t.kind != "migration_term"
+        ],
         "model_version": f.model_version,
     }
 

@@ -17,8 +17,11 @@ from pipeline.config import Settings
 from pipeline.runtime import prefect_defaults
 from pipeline.text import slug
 
-app = typer.Typer(help="framewatch: how local news frames migrants, week by week.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="framewatch: how local news frames migrants, week by week.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 console = Console()
 
 DEMO_DB = Path("data/demo.duckdb")
@@ -30,11 +33,14 @@ def _settings(**overrides: object) -> Settings:
 
 
 @app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logs")] = False
-         ) -> None:
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logs")] = False,
+) -> None:
     """Configure logging and Prefect's offline defaults for every command."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     prefect_defaults()
 
 
@@ -65,9 +71,11 @@ def run(
     from pipeline.progress import Progress
 
     summary = ingest_flow(sources, _settings(), newsroom, Progress(console))
-    console.print(f"run {summary.run_id}: {summary.pages_fetched} pages, "
-                  f"{summary.fetch_failures} failures (see fetch_log), "
-                  f"{summary.articles_new} new articles, {summary.articles_classified} classified")
+    console.print(
+        f"run {summary.run_id}: {summary.pages_fetched} pages, "
+        f"{summary.fetch_failures} failures (see fetch_log), "
+        f"{summary.articles_new} new articles, {summary.articles_classified} classified"
+    )
 
 
 @app.command()
@@ -101,7 +109,7 @@ def _report_name(label: str, city: str | None, lang: str) -> str:
 
 @app.command()
 def classify(
-    input: Annotated[Path, typer.Option("--input", help="JSONL: {id, text, lang?}")],  # noqa: A002
+    input: Annotated[Path, typer.Option("--input", help="JSONL: {id, text, lang?}")],
     output: Annotated[Path, typer.Option("--output", help="JSONL with the framings")],
 ) -> None:
     """Classify any texts: migration relevance, frames, hostility, evidence.
@@ -118,7 +126,7 @@ def classify(
 @app.command()
 def sql(
     query: Annotated[str, typer.Argument(help="a SELECT statement")],
-    format: Annotated[str, typer.Option(help="table, csv or json")] = "table",  # noqa: A002
+    format: Annotated[str, typer.Option(help="table, csv or json")] = "table",
 ) -> None:
     """Run a read-only SQL query on the database.
 
@@ -137,8 +145,10 @@ def _print_rows(columns: list[str], rows: list[tuple[object, ...]], fmt: str) ->
     """Print query results as a table, CSV or JSON lines."""
     if fmt == "json":
         for row in rows:
-            sys.stdout.write(json.dumps(dict(zip(columns, row, strict=True)), default=str,
-                                        ensure_ascii=False) + "\n")
+            sys.stdout.write(
+                json.dumps(dict(zip(columns, row, strict=True)), default=str, ensure_ascii=False)
+                + "\n"
+            )
     elif fmt == "csv":
         import csv
 
@@ -172,8 +182,11 @@ def train(
     with Progress(console).step("embed", total=len(examples)) as tick:
         heads = train_heads(encoder, examples, settings.model_cache, tick)
     path = save_heads(heads, out)
-    for name, head in [*heads.frames.items(), ("migration", heads.migration),
-                       ("hostile", heads.hostile)]:
+    for name, head in [
+        *heads.frames.items(),
+        ("migration", heads.migration),
+        ("hostile", heads.hostile),
+    ]:
         console.print(f"{name:<24} threshold {head.threshold:.3f}  cv {head.metrics}")
     console.print(f"wrote {path}")
 

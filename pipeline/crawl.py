@@ -45,8 +45,9 @@ def crawl(
     for name in ("pages.jsonl", "fetch_log.jsonl"):
         (out_dir / name).unlink(missing_ok=True)
     config = out_dir / "crawl.json"
-    config.write_text(json.dumps(_config(sources_file, out_dir, settings, newsroom, known_urls)),
-                      encoding="utf-8")
+    config.write_text(
+        json.dumps(_config(sources_file, out_dir, settings, newsroom, known_urls)), encoding="utf-8"
+    )
     started = time.monotonic()
     _run(config, out_dir / "fetch_log.jsonl", progress, timeout)
     return CrawlResult(
@@ -56,8 +57,13 @@ def crawl(
     )
 
 
-def _config(sources_file: Path, out_dir: Path, settings: Settings, newsroom: str | None,
-            known_urls: frozenset[str]) -> dict[str, object]:
+def _config(
+    sources_file: Path,
+    out_dir: Path,
+    settings: Settings,
+    newsroom: str | None,
+    known_urls: frozenset[str],
+) -> dict[str, object]:
     """The JSON config handed to ``python -m spiders.crawl``."""
     return {
         "sources_file": str(sources_file.resolve()),
@@ -74,11 +80,16 @@ def _config(sources_file: Path, out_dir: Path, settings: Settings, newsroom: str
     }
 
 
-def _run(config: Path, log_file: Path, progress: Callable[[int], None] | None,
-         timeout: float) -> None:
+def _run(
+    config: Path, log_file: Path, progress: Callable[[int], None] | None, timeout: float
+) -> None:
     """Start the crawler process, report progress from its log file, wait for it."""
-    proc = subprocess.Popen([sys.executable, "-m", "spiders.crawl", str(config)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "spiders.crawl", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     deadline = time.monotonic() + timeout
     seen = 0
     while proc.poll() is None:
@@ -126,8 +137,10 @@ def read_pages(path: Path) -> Iterator[FetchedPage]:
     """FetchedPage records from the crawler's pages.jsonl."""
     for row in _lines(path):
         yield FetchedPage(
-            source_id=str(row["source_id"]), url=str(row["url"]),
-            requested_url=str(row["requested_url"]), html=str(row["html"]),
+            source_id=str(row["source_id"]),
+            url=str(row["url"]),
+            requested_url=str(row["requested_url"]),
+            html=str(row["html"]),
             encoding=str(row["encoding"]),
             fetched_at=_time(row["fetched_at"]) or datetime.now(UTC),
             feed_title=str(row.get("feed_title") or ""),
@@ -140,7 +153,9 @@ def read_outcomes(path: Path) -> Iterator[FetchOutcome]:
     for row in _lines(path):
         status = row.get("status")
         yield FetchOutcome(
-            source_id=str(row["source_id"]), url=str(row["url"]), kind=str(row["kind"]),
+            source_id=str(row["source_id"]),
+            url=str(row["url"]),
+            kind=str(row["kind"]),
             status=int(status) if isinstance(status, int) else None,
             error=str(row["error"]) if row.get("error") else None,
             fetched_at=_time(row["fetched_at"]) or datetime.now(UTC),

@@ -61,9 +61,11 @@ def run_demo(settings: Settings, reports_dir: Path, console: Console) -> None:
     written = report_flow(settings.db, reports_dir)
     _print_summary(settings.db, summary.run_id, written, console)
     steps = ", ".join(f"{k} {v:.1f} s" for k, v in summary.seconds.items())
-    console.print(f"\nthis run: {summary.pages_fetched} pages fetched, {summary.articles_new} new "
-                  f"articles, {summary.articles_classified} classified ({steps}); "
-                  f"ingest flow {ingest_s:.0f} s, demo total {time.monotonic() - started:.0f} s")
+    console.print(
+        f"\nthis run: {summary.pages_fetched} pages fetched, {summary.articles_new} new "
+        f"articles, {summary.articles_classified} classified ({steps}); "
+        f"ingest flow {ingest_s:.0f} s, demo total {time.monotonic() - started:.0f} s"
+    )
 
 
 def _print_summary(db: Path, run_id: str, reports: list[Path], console: Console) -> None:
@@ -76,13 +78,15 @@ def _print_summary(db: Path, run_id: str, reports: list[Path], console: Console)
         from models.labels import load_labels
 
         trends = aggregate.frame_trends(con, aggregate.last_days(), list(load_labels().codes))
-    table = Table("outlet", "city", "lang", "detected", "articles", "migration",
-                  title="Articles per outlet")
+    table = Table(
+        "outlet", "city", "lang", "detected", "articles", "migration", title="Articles per outlet"
+    )
     for name, city, declared, detected, n, m in outlets:
         table.add_row(name, city, declared, detected, str(n), str(m))
     console.print(table)
-    console.print(f"migration articles: {sum(o[5] for o in outlets)} of "
-                  f"{sum(o[4] for o in outlets)}")
+    console.print(
+        f"migration articles: {sum(o[5] for o in outlets)} of {sum(o[4] for o in outlets)}"
+    )
     _print_trends(trends, console)
     log = Table("outlet", "url", "reason", title="Recorded in fetch_log (this run)")
     for source, url, reason in problems:
@@ -94,9 +98,18 @@ def _print_summary(db: Path, run_id: str, reports: list[Path], console: Console)
 
 def _print_trends(trends: list[aggregate.FrameTrend], console: Console) -> None:
     """Top frames of the last seven days against the eight weeks before."""
-    table = Table("frame", "last 7 days", "8 weeks before", "verdict",
-                  title="Top frames: last 7 days vs the 8 weeks before (all outlets)")
+    table = Table(
+        "frame",
+        "last 7 days",
+        "8 weeks before",
+        "verdict",
+        title="Top frames: last 7 days vs the 8 weeks before (all outlets)",
+    )
     for tr in sorted(trends, key=lambda t: -t.articles)[:6]:
-        table.add_row(tr.frame, f"{tr.share:.0%} ({tr.articles})",
-                      f"{tr.baseline_share:.0%} ({tr.baseline_articles})", tr.verdict)
+        table.add_row(
+            tr.frame,
+            f"{tr.share:.0%} ({tr.articles})",
+            f"{tr.baseline_share:.0%} ({tr.baseline_articles})",
+            tr.verdict,
+        )
     console.print(table)

@@ -40,8 +40,12 @@ def content_hash(text: str) -> str:
 def extract_article(page: FetchedPage, declared_lang: str) -> Article:
     """Extract one page; raise ExtractionError with a reason when it holds no article."""
     doc = trafilatura.bare_extraction(
-        page.html, url=page.url, with_metadata=True, include_comments=False,
-        include_tables=False, deduplicate=False,
+        page.html,
+        url=page.url,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=False,
+        deduplicate=False,
     )
     text = (getattr(doc, "text", None) or "").strip() if doc is not None else ""
     if len(text) < MIN_TEXT_CHARS:
@@ -50,11 +54,19 @@ def extract_article(page: FetchedPage, declared_lang: str) -> Article:
     published, date_source = publication_date(page)
     title = (getattr(doc, "title", None) or page.feed_title or "").strip()
     return Article(
-        id=article_id(canonical), url=page.url, canonical_url=canonical,
-        source_id=page.source_id, lang=resolve_language(f"{title}\n{text}", declared_lang),
-        declared_lang=declared_lang, title=title, text=text,
-        author=(getattr(doc, "author", None) or "").strip(), published_at=published,
-        date_source=date_source, fetched_at=page.fetched_at, content_hash=content_hash(text),
+        id=article_id(canonical),
+        url=page.url,
+        canonical_url=canonical,
+        source_id=page.source_id,
+        lang=resolve_language(f"{title}\n{text}", declared_lang),
+        declared_lang=declared_lang,
+        title=title,
+        text=text,
+        author=(getattr(doc, "author", None) or "").strip(),
+        published_at=published,
+        date_source=date_source,
+        fetched_at=page.fetched_at,
+        content_hash=content_hash(text),
     )
 
 
@@ -78,8 +90,13 @@ def publication_date(page: FetchedPage) -> tuple[datetime | None, str]:
         feed = feed.replace(tzinfo=UTC)
     if plausible(feed):
         return feed, "feed"
-    found = htmldate.find_date(page.html, original_date=True, url=page.url,
-                               outputformat="%Y-%m-%dT%H:%M:%S%z", extensive_search=False)
+    found = htmldate.find_date(
+        page.html,
+        original_date=True,
+        url=page.url,
+        outputformat="%Y-%m-%dT%H:%M:%S%z",
+        extensive_search=False,
+    )
     parsed = _parse(found)
     if plausible(parsed):
         return parsed, "page"

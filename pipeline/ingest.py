@@ -36,9 +36,11 @@ def known_urls(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
     return frozenset(r[0] for r in rows)
 
 
-def extract_pages(pages: Sequence[FetchedPage], sources: Sequence[Source],
-                  progress: Callable[[int], None] | None = None
-                  ) -> tuple[list[Article], list[FetchOutcome]]:
+def extract_pages(
+    pages: Sequence[FetchedPage],
+    sources: Sequence[Source],
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[Article], list[FetchOutcome]]:
     """Extract every page; a page without an article becomes a fetch-log row, not a crash."""
     langs = {s.id: s.lang for s in sources}
     articles, problems = [], []
@@ -63,9 +65,17 @@ def _problem(page: FetchedPage, reason: str) -> FetchOutcome:
 def language_notes(articles: Sequence[Article]) -> list[FetchOutcome]:
     """Fetch-log notes for articles whose text is not in the outlet's declared language."""
     return [
-        FetchOutcome(a.source_id, a.url, "article", 200, None, a.fetched_at,
-                     note=f"text is in '{a.lang}', outlet declares '{a.declared_lang}'")
-        for a in articles if a.lang != a.declared_lang
+        FetchOutcome(
+            a.source_id,
+            a.url,
+            "article",
+            200,
+            None,
+            a.fetched_at,
+            note=f"text is in '{a.lang}', outlet declares '{a.declared_lang}'",
+        )
+        for a in articles
+        if a.lang != a.declared_lang
     ]
 
 
@@ -75,21 +85,32 @@ def duplicate_notes(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> list[
         return []
     rows = con.execute(
         "SELECT a.source_id, a.url, a.fetched_at, d.source_id, d.url FROM articles a"
-        " JOIN articles d ON d.id = a.duplicate_of WHERE a.id IN ?", [list(ids)]).fetchall()
+        " JOIN articles d ON d.id = a.duplicate_of WHERE a.id IN ?",
+        [list(ids)],
+    ).fetchall()
     return [
-        FetchOutcome(src, url, "article", 200, None, at.replace(tzinfo=UTC),
-                     note=f"same text as {other_url} ({other_src}): syndicated copy")
+        FetchOutcome(
+            src,
+            url,
+            "article",
+            200,
+            None,
+            at.replace(tzinfo=UTC),
+            note=f"same text as {other_url} ({other_src}): syndicated copy",
+        )
         for src, url, at, other_src, other_url in rows
     ]
 
 
-def classify_pending(con: duckdb.DuckDBPyConnection, classifier: Classifier,
-                     progress: Callable[[int], None] | None = None) -> int:
+def classify_pending(
+    con: duckdb.DuckDBPyConnection,
+    classifier: Classifier,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """Classify every article not yet classified by this model version, batch by batch."""
     pending = store.articles_to_classify(con, classifier.version)
     for start in range(0, len(pending), CLASSIFY_BATCH):
-        batch = pending[start:start + CLASSIFY_BATCH]
-        docs = [Document(id=i, lang=lang, title=title, text=text)
-                for i, lang, title, text in batch]
+        batch = pending[start : start + CLASSIFY_BATCH]
+        docs = [Document(id=i, lang=lang, title=title, text=text) for i, lang, title, text in batch]
         store.save_framings(con, classifier.classify(docs, progress=progress))
     return len(pending)

@@ -14,9 +14,19 @@ from lingua import Language, LanguageDetector, LanguageDetectorBuilder
 
 SUPPORTED = ("de", "it", "pt", "pl", "hr", "es", "fr", "en")
 CANDIDATES = (
-    Language.GERMAN, Language.ITALIAN, Language.PORTUGUESE, Language.POLISH,
-    Language.CROATIAN, Language.SPANISH, Language.FRENCH, Language.ENGLISH,
-    Language.BOSNIAN, Language.SERBIAN, Language.DUTCH, Language.CZECH, Language.SLOVENE,
+    Language.GERMAN,
+    Language.ITALIAN,
+    Language.PORTUGUESE,
+    Language.POLISH,
+    Language.CROATIAN,
+    Language.SPANISH,
+    Language.FRENCH,
+    Language.ENGLISH,
+    Language.BOSNIAN,
+    Language.SERBIAN,
+    Language.DUTCH,
+    Language.CZECH,
+    Language.SLOVENE,
 )
 SAMPLE_CHARS = 2000  # beyond this, more text does not change the answer, only the time
 

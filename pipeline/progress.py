@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-import time
 from dataclasses import dataclass, field
 
 from rich.console import Console
@@ -35,9 +35,13 @@ class Progress:
         if self.console is None:
             yield lambda n: None
             return
-        columns = (SpinnerColumn(), TextColumn(f"{name:<9}"), BarColumn(),
-                   MofNCompleteColumn() if total is not None else TextColumn("{task.completed}"),
-                   TimeElapsedColumn())
+        columns = (
+            SpinnerColumn(),
+            TextColumn(f"{name:<9}"),
+            BarColumn(),
+            MofNCompleteColumn() if total is not None else TextColumn("{task.completed}"),
+            TimeElapsedColumn(),
+        )
         with RichProgress(*columns, console=self.console, transient=False) as bar:
             task = bar.add_task(name, total=total)
             yield lambda n: bar.advance(task, n)

@@ -27,8 +27,9 @@ def prefect_defaults() -> None:
 
 def load_encoder(settings: Settings) -> Encoder:
     """The configured encoder (bundled e5-small is built into the model cache once)."""
-    return _encoder(settings.encoder, str(settings.model_cache), settings.device,
-                    settings.allow_download)
+    return _encoder(
+        settings.encoder, str(settings.model_cache), settings.device, settings.allow_download
+    )
 
 
 @lru_cache(maxsize=2)

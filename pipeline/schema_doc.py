@@ -31,17 +31,23 @@ def generate() -> str:
         out.append("| column | type | meaning |\n|---|---|---|")
         for column, dtype, note in con.execute(
             "SELECT column_name, data_type, coalesce(comment, '') FROM duckdb_columns()"
-            " WHERE table_name = ? ORDER BY column_index", [name]).fetchall():
+            " WHERE table_name = ? ORDER BY column_index",
+            [name],
+        ).fetchall():
             out.append(f"| `{column}` | {dtype} | {note} |")
     return "\n".join(out) + "\n"
 
 
 def _objects(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
     """Tables then views, each with its comment."""
-    tables = con.execute("SELECT 'table', table_name, coalesce(comment, '') FROM duckdb_tables()"
-                         " WHERE NOT internal ORDER BY table_name").fetchall()
-    views = con.execute("SELECT 'view', view_name, coalesce(comment, '') FROM duckdb_views()"
-                        " WHERE NOT internal ORDER BY view_name").fetchall()
+    tables = con.execute(
+        "SELECT 'table', table_name, coalesce(comment, '') FROM duckdb_tables()"
+        " WHERE NOT internal ORDER BY table_name"
+    ).fetchall()
+    views = con.execute(
+        "SELECT 'view', view_name, coalesce(comment, '') FROM duckdb_views()"
+        " WHERE NOT internal ORDER BY view_name"
+    ).fetchall()
     return [(str(k), str(n), str(c)) for k, n, c in [*tables, *views]]
 
 

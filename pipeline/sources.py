@@ -48,9 +48,13 @@ def _source(entry: dict[str, Any], path: Path, newsroom: str | None) -> Source:
 
     timeout = entry.get("download_timeout")
     return Source(
-        id=str(entry["id"]), name=str(entry["name"]), city=str(entry["city"]),
-        country=str(entry["country"]).upper(), lang=str(entry["lang"]).lower(),
-        feeds=urls("feeds"), sitemaps=urls("sitemaps"),
+        id=str(entry["id"]),
+        name=str(entry["name"]),
+        city=str(entry["city"]),
+        country=str(entry["country"]).upper(),
+        lang=str(entry["lang"]).lower(),
+        feeds=urls("feeds"),
+        sitemaps=urls("sitemaps"),
         verified=bool(entry.get("verified", True)),
         allow_private=bool(entry.get("allow_private", False)),
         download_timeout=float(timeout) if timeout is not None else None,

@@ -48,8 +48,11 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
     )
-    for column, note in (("version", "migration number"), ("name", "migration file"),
-                         ("applied_at", "UTC")):
+    for column, note in (
+        ("version", "migration number"),
+        ("name", "migration file"),
+        ("applied_at", "UTC"),
+    ):
         con.execute(f"COMMENT ON COLUMN schema_migrations.{column} IS '{note}'")
     current = schema_version(con)
     applied = []
@@ -59,9 +62,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(sql)
-            con.execute(
-                "INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, _now()]
-            )
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, _now()])
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
@@ -115,8 +116,14 @@ def upsert_sources(con: duckdb.DuckDBPyConnection, sources: Sequence[Source]) ->
     """Insert or refresh the outlets of a run."""
     rows = [
         {
-            "id": s.id, "name": s.name, "city": s.city, "country": s.country, "lang": s.lang,
-            "feeds": list(s.feeds), "sitemaps": list(s.sitemaps), "verified": s.verified,
+            "id": s.id,
+            "name": s.name,
+            "city": s.city,
+            "country": s.country,
+            "lang": s.lang,
+            "feeds": list(s.feeds),
+            "sitemaps": list(s.sitemaps),
+            "verified": s.verified,
             "updated_at": _now(),
         }
         for s in sources
@@ -132,9 +139,7 @@ def start_run(con: duckdb.DuckDBPyConnection, run_id: str, sources_file: str) ->
     )
 
 
-def finish_run(
-    con: duckdb.DuckDBPyConnection, run_id: str, status: str, **counts: Any
-) -> None:
+def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str, **counts: Any) -> None:
     """Close a run row with its status and counts."""
     cols = ["finished_at = ?", "status = ?"] + [f"{k} = ?" for k in counts]
     con.execute(
@@ -148,9 +153,16 @@ def log_fetches(
 ) -> int:
     """Append what happened to each requested URL to fetch_log; return the row count."""
     rows = [
-        {"run_id": run_id, "source_id": o.source_id, "url": o.url, "kind": o.kind,
-         "status": o.status, "error": o.error, "note": o.note or None,
-         "fetched_at": _naive_utc(o.fetched_at)}
+        {
+            "run_id": run_id,
+            "source_id": o.source_id,
+            "url": o.url,
+            "kind": o.kind,
+            "status": o.status,
+            "error": o.error,
+            "note": o.note or None,
+            "fetched_at": _naive_utc(o.fetched_at),
+        }
         for o in outcomes
     ]
     _write(con, "INSERT INTO fetch_log SELECT * FROM batch", rows)
@@ -168,17 +180,18 @@ def insert_articles(
     if not articles:
         return []
     ids = [a.id for a in articles]
-    known = {
-        r[0] for r in con.execute("SELECT id FROM articles WHERE id IN ?", [ids]).fetchall()
-    }
+    known = {r[0] for r in con.execute("SELECT id FROM articles WHERE id IN ?", [ids]).fetchall()}
     rows, seen = [], set(known)
     for a in articles:
         if a.id in seen:
             continue
         seen.add(a.id)
         row = asdict(a)
-        row.update(published_at=_naive_utc(a.published_at), fetched_at=_naive_utc(a.fetched_at),
-                   run_id=run_id)
+        row.update(
+            published_at=_naive_utc(a.published_at),
+            fetched_at=_naive_utc(a.fetched_at),
+            run_id=run_id,
+        )
         rows.append(row)
     con.execute("BEGIN TRANSACTION")
     try:
@@ -237,12 +250,22 @@ def save_framings(con: duckdb.DuckDBPyConnection, framings: Sequence[Framing]) -
         con.execute("DELETE FROM article_terms WHERE article_id IN ?", [ids])
         _write(con, "INSERT INTO article_frames SELECT * FROM batch", _frame_rows(framings))
         _write(con, "INSERT INTO article_terms SELECT * FROM batch", _term_rows(framings))
-        _write(con, _ARTICLE_UPDATE, [
-            {"id": f.article_id, "migration_score": f.migration_score,
-             "is_migration": f.migration, "hostile_score": f.hostile,
-             "frame_group": f.group, "model_version": f.model_version, "classified_at": now}
-            for f in framings
-        ])
+        _write(
+            con,
+            _ARTICLE_UPDATE,
+            [
+                {
+                    "id": f.article_id,
+                    "migration_score": f.migration_score,
+                    "is_migration": f.migration,
+                    "hostile_score": f.hostile,
+                    "frame_group": f.group,
+                    "model_version": f.model_version,
+                    "classified_at": now,
+                }
+                for f in framings
+            ],
+        )
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
@@ -264,22 +287,34 @@ def _frame_rows(framings: Sequence[Framing]) -> list[dict[str, Any]]:
         best = {e.label: e for e in f.evidence}
         for label, score in f.frames.items():
             ev = best.get(label)
-            rows.append({
-                "article_id": f.article_id, "frame": label, "score": float(score),
-                "assigned": label in f.labels,
-                "evidence": ev.text if ev else None,
-                "start_char": ev.start if ev else None,
-                "end_char": ev.end if ev else None,
-                "model_version": f.model_version,
-            })
+            rows.append(
+                {
+                    "article_id": f.article_id,
+                    "frame": label,
+                    "score": float(score),
+                    "assigned": label in f.labels,
+                    "evidence": ev.text if ev else None,
+                    "start_char": ev.start if ev else None,
+                    "end_char": ev.end if ev else None,
+                    "model_version": f.model_version,
+                }
+            )
     return rows
 
 
 def _term_rows(framings: Sequence[Framing]) -> list[dict[str, Any]]:
     """One row per lexicon hit."""
     return [
-        {"article_id": f.article_id, "kind": t.kind, "term": t.term, "matched": t.text,
-         "start_char": t.start, "end_char": t.end, "category": t.category or None,
-         "alternatives": list(t.alternatives)}
-        for f in framings for t in f.terms
+        {
+            "article_id": f.article_id,
+            "kind": t.kind,
+            "term": t.term,
+            "matched": t.text,
+            "start_char": t.start,
+            "end_char": t.end,
+            "category": t.category or None,
+            "alternatives": list(t.alternatives),
+        }
+        for f in framings
+        for t in f.terms
     ]

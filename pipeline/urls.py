@@ -14,9 +14,26 @@ from w3lib.url import canonicalize_url, url_query_cleaner
 
 # Parameters that identify a campaign or a click, never the article.
 TRACKING_PARAMS = (
-    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "utm_id",
-    "fbclid", "gclid", "dclid", "mc_cid", "mc_eid", "igshid", "ref", "ref_src", "cmpid",
-    "ito", "wt_mc", "at_medium", "at_campaign", "xtor",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "utm_id",
+    "fbclid",
+    "gclid",
+    "dclid",
+    "mc_cid",
+    "mc_eid",
+    "igshid",
+    "ref",
+    "ref_src",
+    "cmpid",
+    "ito",
+    "wt_mc",
+    "at_medium",
+    "at_campaign",
+    "xtor",
 )
 
 

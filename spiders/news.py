@@ -51,8 +51,9 @@ class NewsSpider(scrapy.Spider):
 
     name = "news"
 
-    def __init__(self, sources: list[Source], known: frozenset[str] = frozenset(),
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, sources: list[Source], known: frozenset[str] = frozenset(), **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.sources = sources
         self.known = known  # canonical URLs already stored: not fetched again
@@ -65,44 +66,59 @@ class NewsSpider(scrapy.Spider):
             for url in source.sitemaps:
                 yield self._request(url, source, "sitemap", self.parse_sitemap)
 
-    def _request(self, url: str, source: Source, kind: str, callback: Any,
-                 **meta: Any) -> scrapy.Request:
+    def _request(
+        self, url: str, source: Source, kind: str, callback: Any, **meta: Any
+    ) -> scrapy.Request:
         """A request carrying its source's policy in meta."""
-        meta.update(source_id=source.id, kind=kind, allow_private=source.allow_private,
-                    source=source)
+        meta.update(
+            source_id=source.id, kind=kind, allow_private=source.allow_private, source=source
+        )
         if source.download_timeout:
             meta["download_timeout"] = source.download_timeout
-        return scrapy.Request(url, callback=callback, errback=self.on_error, meta=meta,
-                              dont_filter=kind != "article")
+        return scrapy.Request(
+            url, callback=callback, errback=self.on_error, meta=meta, dont_filter=kind != "article"
+        )
 
     def _log(self, response: Response, error: str | None = None, note: str = "") -> LogItem:
         """A fetch-log item for a response."""
         meta = response.meta
-        return LogItem(meta["source_id"], response.url, meta["kind"], response.status,
-                       error, note, _now())
+        return LogItem(
+            meta["source_id"], response.url, meta["kind"], response.status, error, note, _now()
+        )
 
     def parse_feed(self, response: Response) -> Iterator[Any]:
         """Parse RSS/Atom with feedparser; request each entry's article."""
-        parsed = feedparser.parse(response.body,
-                                  response_headers={k.decode().lower(): v[0].decode()
-                                                    for k, v in response.headers.items()})
+        parsed = feedparser.parse(
+            response.body,
+            response_headers={
+                k.decode().lower(): v[0].decode() for k, v in response.headers.items()
+            },
+        )
         entries = [e for e in parsed.get("entries", []) if e.get("link")]
         if not entries:
-            why = f"malformed feed ({parsed.get('bozo_exception')})" if parsed.get("bozo") \
+            why = (
+                f"malformed feed ({parsed.get('bozo_exception')})"
+                if parsed.get("bozo")
                 else "feed has no entries with links"
+            )
             yield self._log(response, error=why)
             return
-        note = f"not well-formed ({parsed.get('bozo_exception')}); entries recovered" \
-            if parsed.get("bozo") else ""
+        note = (
+            f"not well-formed ({parsed.get('bozo_exception')}); entries recovered"
+            if parsed.get("bozo")
+            else ""
+        )
         yield self._log(response, note=note)
         for entry in entries:
-            yield from self._article(response, entry["link"], entry.get("title", ""),
-                                     _entry_time(entry))
+            yield from self._article(
+                response, entry["link"], entry.get("title", ""), _entry_time(entry)
+            )
 
     def parse_sitemap(self, response: Response) -> Iterator[Any]:
         """Parse an XML or Google News sitemap (entities off, no network)."""
-        parser = etree.XMLParser(resolve_entities=False, no_network=True, recover=False,
-                                 huge_tree=False)
+        parser = etree.XMLParser(
+            resolve_entities=False, no_network=True, recover=False, huge_tree=False
+        )
         try:
             root = etree.fromstring(response.body, parser=parser)
         except etree.XMLSyntaxError as exc:
@@ -111,20 +127,28 @@ class NewsSpider(scrapy.Spider):
         yield self._log(response)
         for url in root.iterfind("sm:url", SITEMAP_NS):
             loc = url.findtext("sm:loc", namespaces=SITEMAP_NS)
-            date = url.findtext("news:news/news:publication_date", namespaces=SITEMAP_NS) \
-                or url.findtext("sm:lastmod", namespaces=SITEMAP_NS)
+            date = url.findtext(
+                "news:news/news:publication_date", namespaces=SITEMAP_NS
+            ) or url.findtext("sm:lastmod", namespaces=SITEMAP_NS)
             title = url.findtext("news:news/news:title", namespaces=SITEMAP_NS) or ""
             if loc:
                 yield from self._article(response, loc.strip(), title, _parse_iso(date))
 
-    def _article(self, response: Response, link: str, title: str,
-                 published: str | None) -> Iterator[scrapy.Request]:
+    def _article(
+        self, response: Response, link: str, title: str, published: str | None
+    ) -> Iterator[scrapy.Request]:
         """Request an article page unless it is already stored."""
         url = response.urljoin(link)
         if canonical_url(url) in self.known:
             return
-        yield self._request(url, response.meta["source"], "article", self.parse_article,
-                            feed_title=title, feed_published=published)
+        yield self._request(
+            url,
+            response.meta["source"],
+            "article",
+            self.parse_article,
+            feed_title=title,
+            feed_published=published,
+        )
 
     def parse_article(self, response: Response) -> Iterator[Any]:
         """Keep the decoded page for extraction; extraction runs outside the reactor."""
@@ -134,17 +158,25 @@ class NewsSpider(scrapy.Spider):
             return
         encoding = response.encoding
         note = f"decoded from {encoding}" if encoding.lower() not in ("utf-8", "utf8") else ""
-        yield PageItem(meta["source_id"], response.url, response.request.url
-                       if response.request else response.url, response.text, encoding, _now(),
-                       meta.get("feed_title", ""), meta.get("feed_published"))
+        yield PageItem(
+            meta["source_id"],
+            response.url,
+            response.request.url if response.request else response.url,
+            response.text,
+            encoding,
+            _now(),
+            meta.get("feed_title", ""),
+            meta.get("feed_published"),
+        )
         yield self._log(response, note=note)
 
     def on_error(self, failure: Failure) -> Iterator[LogItem]:
         """Record a failed request with its reason; the crawl goes on."""
         request = failure.request  # type: ignore[attr-defined]
         status, reason = failure_reason(failure)
-        yield LogItem(request.meta["source_id"], request.url, request.meta["kind"], status,
-                      reason, "", _now())
+        yield LogItem(
+            request.meta["source_id"], request.url, request.meta["kind"], status, reason, "", _now()
+        )
 
 
 def _entry_time(entry: Any) -> str | None:

@@ -45,9 +45,13 @@ def crawl_settings(
         "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
         "FEED_EXPORT_ENCODING": "utf-8",
         "FEEDS": {
-            f"{out_dir}/pages.jsonl": {"format": "jsonlines",
-                                       "item_classes": ["spiders.items.PageItem"]},
-            f"{out_dir}/fetch_log.jsonl": {"format": "jsonlines",
-                                           "item_classes": ["spiders.items.LogItem"]},
+            f"{out_dir}/pages.jsonl": {
+                "format": "jsonlines",
+                "item_classes": ["spiders.items.PageItem"],
+            },
+            f"{out_dir}/fetch_log.jsonl": {
+                "format": "jsonlines",
+                "item_classes": ["spiders.items.LogItem"],
+            },
         },
     }

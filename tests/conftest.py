@@ -20,8 +20,10 @@ def shared_path(*parts: str) -> Path:
     """A path under ../shared, skipping the test with a clear message when it is absent."""
     path = SHARED.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"needs ../shared/{'/'.join(parts)} (development data; CI has it, a fresh "
-                    "clone does not)")
+        pytest.skip(
+            f"needs ../shared/{'/'.join(parts)} (development data; CI has it, a fresh "
+            "clone does not)"
+        )
     return path
 
 
@@ -32,8 +34,13 @@ def settings(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
 
     base = tmp_path_factory.mktemp("fw")
     cache = Path(os.environ.get("FRAMEWATCH_MODEL_CACHE", Settings().model_cache))
-    return Settings(db=base / "test.duckdb", staging=base / "staging", reports=base / "reports",
-                    model_cache=cache, download_timeout=5.0)
+    return Settings(
+        db=base / "test.duckdb",
+        staging=base / "staging",
+        reports=base / "reports",
+        model_cache=cache,
+        download_timeout=5.0,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -82,8 +82,11 @@ def publication_time(outlet: str, slug: str, days_ago: int, today: date) -> date
 def load_outlets(today: date | None = None, base_url: str = "") -> list[DemoOutlet]:
     """Read sources/demo.yaml and every article file, dated relative to ``today``."""
     # A fixed day (tests, golden pages) is rendered as seen at its end, so no time moves.
-    now = datetime.now(UTC) if today is None else \
-        datetime(today.year, today.month, today.day, 23, 59, tzinfo=UTC)
+    now = (
+        datetime.now(UTC)
+        if today is None
+        else datetime(today.year, today.month, today.day, 23, 59, tzinfo=UTC)
+    )
     today = today or now.date()
     outlets = []
     for source in load_sources(demo_sources_file(), newsroom=base_url):
@@ -99,13 +102,21 @@ def _article(outlet: str, raw: dict[str, Any], today: date, now: datetime) -> De
     """Build a DemoArticle; a time later than now is pulled back so nothing is in the future."""
     published = publication_time(outlet, raw["slug"], int(raw["days_ago"]), today)
     if published > now:
-        published = (now - timedelta(minutes=5 + int(raw["days_ago"]))).replace(second=0,
-                                                                       microsecond=0)
+        published = (now - timedelta(minutes=5 + int(raw["days_ago"]))).replace(
+            second=0, microsecond=0
+        )
     return DemoArticle(
-        outlet=outlet, slug=raw["slug"], days_ago=int(raw["days_ago"]), published=published,
-        section=raw.get("section", ""), author=raw.get("author", ""), title=raw["title"],
-        teaser=raw.get("teaser", ""), body=tuple(raw["body"]),
-        comments=tuple(raw.get("comments") or ()), migration=bool(raw.get("migration")),
+        outlet=outlet,
+        slug=raw["slug"],
+        days_ago=int(raw["days_ago"]),
+        published=published,
+        section=raw.get("section", ""),
+        author=raw.get("author", ""),
+        title=raw["title"],
+        teaser=raw.get("teaser", ""),
+        body=tuple(raw["body"]),
+        comments=tuple(raw.get("comments") or ()),
+        migration=bool(raw.get("migration")),
         frames=tuple(raw.get("frames") or ()),
     )
 
@@ -119,7 +130,8 @@ class Site:
         self.env = Environment(
             loader=PackageLoader("pipeline.demo", "templates"),
             autoescape=select_autoescape(default=True, default_for_string=True),
-            trim_blocks=True, lstrip_blocks=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
         )
         self.pages = {a.path: (o, a) for o in outlets for a in o.articles}
         self.legacy_path = self._legacy_path()
@@ -143,7 +155,9 @@ class Site:
             return self._not_found()
         return self._outlet_page(outlet, path, parts[1:])
 
-    def _outlet_page(self, outlet: DemoOutlet, path: str, rest: list[str]) -> tuple[int, str, bytes]:
+    def _outlet_page(
+        self, outlet: DemoOutlet, path: str, rest: list[str]
+    ) -> tuple[int, str, bytes]:
         """Route a path inside one outlet."""
         if not rest or rest == ["index.html"]:
             return self._html("home.html", outlet=outlet, articles=outlet.articles[:20])
@@ -158,14 +172,17 @@ class Site:
 
     def _feed(self, outlet: DemoOutlet, name: str) -> tuple[int, str, bytes]:
         """An RSS 2.0 / Atom feed or a Google News sitemap with every article plus the traps."""
-        links = [(a, f"{self.base_url}{a.path}?utm_source=rss&utm_medium=feed")
-                 for a in outlet.articles]
+        links = [
+            (a, f"{self.base_url}{a.path}?utm_source=rss&utm_medium=feed") for a in outlet.articles
+        ]
         links += self._trap_links(outlet)
         kind = {"rss.xml": "rss", "atom.xml": "atom", "news-sitemap.xml": "sitemap"}[name]
         body = self.env.get_template(f"{kind}.xml").render(
-            outlet=outlet, links=links, base=self.base_url, now=datetime.now(UTC))
+            outlet=outlet, links=links, base=self.base_url, now=datetime.now(UTC)
+        )
         ctype = {"rss": "application/rss+xml", "atom": "application/atom+xml"}.get(
-            kind, "application/xml")
+            kind, "application/xml"
+        )
         return 200, f"{ctype}; charset=utf-8", body.encode("utf-8")
 
     def _trap_links(self, outlet: DemoOutlet) -> list[tuple[DemoArticle, str]]:
@@ -182,8 +199,8 @@ class Site:
         related = [a for a in outlet.articles if a is not article][:3]
         encoding = LEGACY_ENCODING if article.path == self.legacy_path else "utf-8"
         html = self.env.get_template("article.html").render(
-            outlet=outlet, article=article, related=related, base=self.base_url,
-            charset=encoding)
+            outlet=outlet, article=article, related=related, base=self.base_url, charset=encoding
+        )
         return 200, f"text/html; charset={encoding}", html.encode(encoding, "xmlcharrefreplace")
 
     def _html(self, template: str, **context: Any) -> tuple[int, str, bytes]:
@@ -211,7 +228,7 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "demo-newsroom/1.0"
 
-        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+        def do_GET(self) -> None:
             """Serve a page; the slow trap sleeps first."""
             if "/slow-story" in self.path:
                 time.sleep(SLOW_SECONDS)
@@ -225,7 +242,7 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the crawler gave up on a slow page: expected
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             """Keep the demo's console for the summary, not access logs."""
 
     return Handler

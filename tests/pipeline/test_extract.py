@@ -21,8 +21,14 @@ def page(name: str) -> tuple[FetchedPage, dict[str, object]]:
     expected = json.loads((GOLDEN / f"{name}.json").read_text(encoding="utf-8"))
     raw = (GOLDEN / f"{name}.html").read_bytes()
     encoding, html = html_to_unicode(str(expected["content_type"]), raw)
-    fetched = FetchedPage(name, str(expected["url"]) + "?utm_source=rss", str(expected["url"]),
-                          html, encoding, datetime(2026, 11, 22, tzinfo=UTC))
+    fetched = FetchedPage(
+        name,
+        str(expected["url"]) + "?utm_source=rss",
+        str(expected["url"]),
+        html,
+        encoding,
+        datetime(2026, 11, 22, tzinfo=UTC),
+    )
     return fetched, expected
 
 
@@ -43,7 +49,7 @@ def test_golden_page(name: str) -> None:
 
 
 def test_legacy_encoding_is_decoded() -> None:
-    fetched, expected = page("gdansk-glos")
+    fetched, _ = page("gdansk-glos")
     assert fetched.encoding == "cp1250"
     assert any(c in extract_article(fetched, "pl").text for c in "ąęłśżź")
 
@@ -57,8 +63,14 @@ def test_feed_date_wins_over_page_date() -> None:
 
 
 def test_page_without_article_text_is_refused_with_a_reason() -> None:
-    empty = FetchedPage("s", "http://x/", "http://x/", "<html><body><nav>Home</nav></body></html>",
-                        "utf-8", datetime.now(UTC))
+    empty = FetchedPage(
+        "s",
+        "http://x/",
+        "http://x/",
+        "<html><body><nav>Home</nav></body></html>",
+        "utf-8",
+        datetime.now(UTC),
+    )
     with pytest.raises(ExtractionError, match="no article text"):
         extract_article(empty, "de")
 

@@ -1,6 +1,7 @@
 from datetime import UTC, datetime
 
 import duckdb
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -12,10 +13,19 @@ SOURCE = Source("s1", "Outlet", "Oberhausen", "DE", "de", feeds=("http://x/rss",
 
 def article(i: int, text: str = "Ein Text über die Stadt. " * 20, source: str = "s1") -> Article:
     return Article(
-        id=f"id{i:04d}", url=f"http://x/{i}", canonical_url=f"http://x/{i}", source_id=source,
-        lang="de", declared_lang="de", title=f"Titel {i}", text=text, author="A",
-        published_at=datetime(2026, 11, 20, 8, tzinfo=UTC), date_source="feed",
-        fetched_at=datetime(2026, 11, 21, tzinfo=UTC), content_hash=f"h{hash(text)}",
+        id=f"id{i:04d}",
+        url=f"http://x/{i}",
+        canonical_url=f"http://x/{i}",
+        source_id=source,
+        lang="de",
+        declared_lang="de",
+        title=f"Titel {i}",
+        text=text,
+        author="A",
+        published_at=datetime(2026, 11, 20, 8, tzinfo=UTC),
+        date_source="feed",
+        fetched_at=datetime(2026, 11, 21, tzinfo=UTC),
+        content_hash=f"h{hash(text)}",
     )
 
 
@@ -42,11 +52,17 @@ def test_framings_round_trip_and_views(db: duckdb.DuckDBPyConnection) -> None:
     store.upsert_sources(db, [SOURCE])
     store.insert_articles(db, [article(1)], "r1")
     framing = Framing(
-        article_id="id0001", lang="de", migration=True, migration_score=0.9,
+        article_id="id0001",
+        lang="de",
+        migration=True,
+        migration_score=0.9,
         frames={"threat_public_order": 0.8, "hero_integration": 0.1},
-        labels=("threat_public_order",), group="threat", hostile=0.2,
+        labels=("threat_public_order",),
+        group="threat",
+        hostile=0.2,
         evidence=(Evidence("threat_public_order", 0.8, 0, 10, "Ein Text ü"),),
-        terms=(TermHit("metaphor", "welle", 3, 8, "Welle", "water"),), model_version="m1",
+        terms=(TermHit("metaphor", "welle", 3, 8, "Welle", "water"),),
+        model_version="m1",
     )
     store.save_framings(db, [framing])
     store.save_framings(db, [framing])  # replacing, not appending
@@ -59,12 +75,11 @@ def test_framings_round_trip_and_views(db: duckdb.DuckDBPyConnection) -> None:
 
 def test_a_failed_batch_leaves_nothing(db: duckdb.DuckDBPyConnection) -> None:
     store.insert_articles(db, [article(1)], "r1")
-    bad = Framing("id0001", "de", True, 0.9, {"x": float("nan")}, (), "none", 0.0, (),
-                  model_version=None)  # type: ignore[arg-type]  # NOT NULL violation
-    try:
+    bad = Framing(
+        "id0001", "de", True, 0.9, {"x": float("nan")}, (), "none", 0.0, (), model_version=None
+    )  # type: ignore[arg-type]  # NOT NULL violation
+    with pytest.raises(duckdb.Error):
         store.save_framings(db, [bad])
-    except duckdb.Error:
-        pass
     assert db.execute("SELECT count(*) FROM article_frames").fetchone() == (0,)
     assert db.execute("SELECT model_version FROM articles").fetchone() == (None,)
 
@@ -72,11 +87,19 @@ def test_a_failed_batch_leaves_nothing(db: duckdb.DuckDBPyConnection) -> None:
 @settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.text(min_size=1, max_size=400), title=st.text(max_size=80))
 def test_any_text_round_trips(db: duckdb.DuckDBPyConnection, text: str, title: str) -> None:
-    a = Article(**{**article(9).__dict__, "id": f"p{abs(hash((text, title)))}",
-                   "text": text, "title": title})
+    a = Article(
+        **{
+            **article(9).__dict__,
+            "id": f"p{abs(hash((text, title)))}",
+            "text": text,
+            "title": title,
+        }
+    )
     store.insert_articles(db, [a], "r")
     assert db.execute("SELECT title, text FROM articles WHERE id = ?", [a.id]).fetchone() == (
-        title, text)
+        title,
+        text,
+    )
 
 
 def test_schema_doc_is_current() -> None:
@@ -86,7 +109,8 @@ def test_schema_doc_is_current() -> None:
 
     doc = Path(__file__).parents[2] / "docs" / "schema.md"
     assert doc.read_text(encoding="utf-8") == generate(), (
-        "docs/schema.md is stale: run `python -m pipeline.schema_doc > docs/schema.md`")
+        "docs/schema.md is stale: run `python -m pipeline.schema_doc > docs/schema.md`"
+    )
 
 
 def test_every_column_is_documented() -> None:

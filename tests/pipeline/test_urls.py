@@ -13,8 +13,10 @@ def test_query_order_does_not_matter() -> None:
     assert canonical_url("http://e.org/?b=2&a=1") == canonical_url("http://e.org/?a=1&b=2")
 
 
-@given(st.lists(st.sampled_from(["a", "b", "utm_source", "ref", "page"]), max_size=5),
-       st.text(alphabet="abcdef0123456789", max_size=6))
+@given(
+    st.lists(st.sampled_from(["a", "b", "utm_source", "ref", "page"]), max_size=5),
+    st.text(alphabet="abcdef0123456789", max_size=6),
+)
 def test_canonical_url_is_idempotent(keys: list[str], value: str) -> None:
     url = "https://news.example.org/x?" + "&".join(f"{k}={value}" for k in keys)
     once = canonical_url(url)
