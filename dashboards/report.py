@@ -16,7 +16,7 @@ from typing import Any
 import altair as alt
 import duckdb
 import vl_convert as vlc
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader
 
 from dashboards.i18n import translator
 from models.labels import LabelSet, load_labels
@@ -317,11 +317,20 @@ def _sql() -> dict[str, str]:
     }
 
 
-def _env() -> Environment:
-    """Jinja2 environment: autoescape for HTML, none for Markdown."""
+def _md_escape(value: object) -> object:
+    """Neutralise HTML in Markdown output: renderers pass inline HTML through."""
+    if isinstance(value, str):
+        return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return value
+
+
+def _env(fmt: str) -> Environment:
+    """Jinja2 environment: HTML autoescaping, or Markdown with HTML characters escaped."""
+    html = fmt == "html"
     env = Environment(
         loader=PackageLoader("dashboards", "templates"),
-        autoescape=select_autoescape(["html"], default=False),
+        autoescape=html,
+        finalize=None if html else _md_escape,
         trim_blocks=True,
         lstrip_blocks=True,
     )
@@ -331,11 +340,8 @@ def _env() -> Environment:
 
 def render(report: Report, fmt: str) -> str:
     """Render the report as 'html' or 'md'."""
-    return (
-        _env()
-        .get_template(f"report.{fmt}.j2" if fmt == "md" else "report.html")
-        .render(r=report, t=report.t)
-    )
+    name = "report.html" if fmt == "html" else "report.md.j2"
+    return _env(fmt).get_template(name).render(r=report, t=report.t)
 
 
 def write_report(report: Report, out: Path) -> list[Path]:

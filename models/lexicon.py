@@ -2,7 +2,8 @@
 
 Lexicons are data (``models/lexicons/<lang>.yaml``, each loaded term citing its guide). Matching
 uses spaCy's PhraseMatcher twice, on lower-cased tokens and, where the language has a
-lemmatizer, on lemmas, so that a listed base form also finds its inflections.
+lemmatizer, on lower-cased lemmas (kept in NORM by ``models.nlp.lemma_norm``), so that a
+listed base form also finds its inflections.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ class Lexicon:
         self.file = load_lexicon(lang)
         self.entries = {f"{e.kind}:{e.term}": e for e in self.file.entries}
         self.lower = PhraseMatcher(self.nlp.vocab, attr="LOWER")
-        self.lemma = PhraseMatcher(self.nlp.vocab, attr="LEMMA") if has_lemmas(lang) else None
+        self.lemma = PhraseMatcher(self.nlp.vocab, attr="NORM") if has_lemmas(lang) else None
         for key, entry in self.entries.items():
             self.lower.add(key, [self.nlp.make_doc(entry.term.lower())])
             if self.lemma is not None:

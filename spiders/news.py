@@ -20,7 +20,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from pipeline.records import Source
-from pipeline.urls import canonical_url
+from pipeline.urls import canonical_url, host_of
 from spiders.items import LogItem, PageItem
 
 SITEMAP_NS = {
@@ -40,6 +40,11 @@ def failure_reason(failure: Failure) -> tuple[int | None, str]:
     if isinstance(exc, HttpError):
         return exc.response.status, f"HTTP {exc.response.status}"
     name = type(exc).__name__
+    inner = getattr(exc, "reasons", None)  # twisted wraps connection errors in a list
+    if inner:
+        return None, "connection failed: " + "; ".join(
+            f"{type(r.value).__name__}: {r.value}".strip() for r in inner
+        )
     text = str(exc).strip() or name
     if "Timeout" in name or "timed out" in text.lower():
         return None, f"timeout: {text}"
@@ -57,6 +62,11 @@ class NewsSpider(scrapy.Spider):
         super().__init__(**kwargs)
         self.sources = sources
         self.known = known  # canonical URLs already stored: not fetched again
+        self.requested: set[str] = set()  # canonical URLs asked for in this crawl
+        # Hosts the private-address guard lets through: those of outlets that allow it.
+        self.private_hosts = frozenset(
+            host_of(url) for s in sources if s.allow_private for url in (*s.feeds, *s.sitemaps)
+        )
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         """One request per feed and sitemap."""
@@ -70,13 +80,13 @@ class NewsSpider(scrapy.Spider):
         self, url: str, source: Source, kind: str, callback: Any, **meta: Any
     ) -> scrapy.Request:
         """A request carrying its source's policy in meta."""
-        meta.update(
-            source_id=source.id, kind=kind, allow_private=source.allow_private, source=source
-        )
+        meta.update(source_id=source.id, kind=kind, source=source)
         if source.download_timeout:
             meta["download_timeout"] = source.download_timeout
+        # Deduplication is ours (canonical URLs, in _article): scrapy's filter would also drop
+        # the repeated hop of a redirect loop silently, leaving no fetch-log row.
         return scrapy.Request(
-            url, callback=callback, errback=self.on_error, meta=meta, dont_filter=kind != "article"
+            url, callback=callback, errback=self.on_error, meta=meta, dont_filter=True
         )
 
     def _log(self, response: Response, error: str | None = None, note: str = "") -> LogItem:
@@ -139,8 +149,10 @@ class NewsSpider(scrapy.Spider):
     ) -> Iterator[scrapy.Request]:
         """Request an article page unless it is already stored."""
         url = response.urljoin(link)
-        if canonical_url(url) in self.known:
+        canonical = canonical_url(url)
+        if canonical in self.known or canonical in self.requested:
             return
+        self.requested.add(canonical)
         yield self._request(
             url,
             response.meta["source"],
@@ -174,8 +186,13 @@ class NewsSpider(scrapy.Spider):
         """Record a failed request with its reason; the crawl goes on."""
         request = failure.request  # type: ignore[attr-defined]
         status, reason = failure_reason(failure)
+        # Name the URL the feed announced; a redirect's last hop goes into the reason.
+        hops = request.meta.get("redirect_urls") or []
+        url = hops[0] if hops else request.url
+        if hops:
+            reason += f" (after {len(hops)} redirects, last {request.url})"
         yield LogItem(
-            request.meta["source_id"], request.url, request.meta["kind"], status, reason, "", _now()
+            request.meta["source_id"], url, request.meta["kind"], status, reason, "", _now()
         )
 
 

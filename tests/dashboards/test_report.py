@@ -321,11 +321,6 @@ def test_last_days_across_new_year() -> None:
     assert last_days(date(2026, 1, 2), days=1).start == datetime(2026, 1, 2)
 
 
-@pytest.mark.xfail(
-    reason="the Markdown twin is rendered without any escaping, so scraped HTML in a title "
-    "or evidence sentence reaches the .md file raw (Markdown renderers pass inline HTML on)",
-    strict=True,
-)
 def test_markdown_does_not_carry_raw_html(report_de: Report) -> None:
     md = render(report_de, "md")
     assert "<script>alert" not in md and "<img src=x" not in md

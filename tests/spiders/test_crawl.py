@@ -242,11 +242,6 @@ def test_connection_reset_is_recorded(crawled: Crawled) -> None:
     assert any(word in error for word in ("Connection", "Response", "lost", "reset")), error
 
 
-@pytest.mark.xfail(
-    reason="a redirect loop ends in scrapy's duplicate filter (article requests are "
-    "filtered), which drops the request silently: no errback, no fetch_log row",
-    strict=True,
-)
 def test_redirect_loop_is_recorded(crawled: Crawled) -> None:
     assert crawled.error(ARTICLES["loop"])
 
@@ -288,12 +283,6 @@ def check_robots(run: Crawled) -> None:
     assert run.base + ARTICLES["robots"] not in {p.url for p in run.result.pages}
 
 
-@pytest.mark.xfail(
-    reason="robots.txt is ignored for an outlet with allow_private: true unless the global "
-    "FRAMEWATCH_ALLOW_PRIVATE is on: scrapy's robots.txt request carries no allow_private "
-    "meta, PrivateAddressGuard blocks it, and RobotsTxtMiddleware then allows everything",
-    strict=True,
-)
 def test_robots_disallowed_article_is_not_fetched_per_outlet_allow(crawled: Crawled) -> None:
     check_robots(crawled)
 
