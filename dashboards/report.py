@@ -102,9 +102,7 @@ def build_report(
         trends=trends,
         names=names,
         headlines=_headlines(trends, names, t),
-        chart_svg=frame_chart(
-            aggregate.weekly_series(con, period, list(labels.codes), scope), names, t
-        ),
+        chart_svg=group_chart(aggregate.group_series(con, period, scope), labels, lang, t),
         examples={tr.frame: examples(con, period, tr.frame, city) for tr in shown},
         good_practice=_good_practice(con, period, city),
         terms=terms_found(con, period, city),
@@ -164,19 +162,32 @@ def _headlines(trends: list[FrameTrend], names: dict[str, str], t: dict[str, str
     return lines
 
 
-def frame_chart(series: list[dict[str, object]], names: dict[str, str], t: dict[str, str]) -> str:
-    """Weekly frame shares as a Vega-Lite line chart, rendered to inline SVG."""
-    rows = [{**r, "frame": names.get(str(r["frame"]), r["frame"])} for r in series]
+def group_chart(
+    series: list[dict[str, object]], labels: LabelSet, lang: str, t: dict[str, str]
+) -> str:
+    """Weekly shares of threat/victim/hero framing as a Vega-Lite line chart, as inline SVG.
+
+    Three groups rather than ten frames: a city has a handful of migration articles a week,
+    and ten lines of 0-100 % jumps say nothing; the table gives the frames.
+    """
+    colours = {"threat": "#b42318", "victim": "#1d6fb8", "hero": "#067647"}
+    names = {g: labels.group_names.get(g, {}).get(lang, g) for g in colours}
+    rows = [{**r, "group": names[str(r["group"])]} for r in series]
     chart = (
         alt.Chart(alt.Data(values=rows), title=t["chart_title"])
         .mark_line(point=True)
         .encode(
             x=alt.X("period:O", title=t["chart_week"]),
             y=alt.Y("share:Q", title=t["chart_share"], axis=alt.Axis(format="%")),
-            color=alt.Color("frame:N", title=None, legend=alt.Legend(orient="bottom", columns=3)),
-            tooltip=["frame:N", "period:O", "articles:Q", "migration_articles:Q"],
+            color=alt.Color(
+                "group:N",
+                title=None,
+                scale=alt.Scale(domain=list(names.values()), range=list(colours.values())),
+                legend=alt.Legend(orient="bottom"),
+            ),
+            tooltip=["group:N", "period:O", "articles:Q", "migration_articles:Q"],
         )
-        .properties(width=620, height=260)
+        .properties(width=620, height=240)
     )
     svg: str = vlc.vegalite_to_svg(chart.to_dict())
     return svg

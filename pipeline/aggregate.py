@@ -176,34 +176,36 @@ def frame_trends(
     return sorted(trends, key=lambda t: t.share - t.baseline_share, reverse=True)
 
 
-WEEKLY_SERIES_SQL = """
-SELECT ? - CAST(floor(date_diff('second', m.published_at, ?) / 604800.0) AS INTEGER)
-           AS period_index,
-       f.frame, count(DISTINCT m.id) AS articles
+GROUP_COUNTS_SQL = """
+SELECT split_part(f.frame, '_', 1) AS frame_group, count(DISTINCT m.id) AS articles
 FROM migration_articles m
 JOIN article_frames f ON f.article_id = m.id AND f.assigned
 WHERE m.published_at >= ? AND m.published_at < ? AND {scope}
-GROUP BY ALL
+GROUP BY 1
 """
 
 
-def weekly_series(
-    con: duckdb.DuckDBPyConnection, period: Period, codes: list[str], scope: Scope = Scope()
+def group_series(
+    con: duckdb.DuckDBPyConnection, period: Period, scope: Scope = Scope()
 ) -> list[dict[str, object]]:
-    """Share of each frame per seven-day period, current one last (for the chart)."""
+    """Share of migration articles carrying a threat, victim or hero frame, per period."""
     rows_out = []
+    cond, params = scope.where()
     for back in range(BASELINE_PERIODS, -1, -1):
         p = period.shifted(back)
         total = migration_count(con, p.start, p.end, scope)
-        counts = frame_counts(con, p.start, p.end, scope)
-        for code in codes:
+        found = dict(
+            con.execute(GROUP_COUNTS_SQL.format(scope=cond), [p.start, p.end, *params]).fetchall()
+        )
+        for group in ("threat", "victim", "hero"):
+            n = int(found.get(group, 0))
             rows_out.append(
                 {
                     "period": f"{p.start:%Y-%m-%d}",
-                    "frame": code,
-                    "articles": counts.get(code, 0),
+                    "group": group,
+                    "articles": n,
                     "migration_articles": total,
-                    "share": counts.get(code, 0) / total if total else 0.0,
+                    "share": n / total if total else 0.0,
                 }
             )
     return rows_out
