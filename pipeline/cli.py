@@ -216,9 +216,11 @@ def today() -> date:
 
 def run_app() -> None:
     """Console entry point: expected user errors become one line, not a traceback."""
+    from pipeline.store import DatabaseBusy
+
     try:
         app()
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, DatabaseBusy) as exc:
         console.print(f"[red]error:[/] {exc}")
         raise SystemExit(1) from None
 

@@ -89,11 +89,26 @@ def open_store(path: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
+class DatabaseBusy(RuntimeError):
+    """The database file is locked by a writer (a running ingest)."""
+
+
 def open_readonly(path: Path) -> duckdb.DuckDBPyConnection:
-    """A read-only connection for analysts, reports and the ``sql`` command."""
+    """A read-only connection for analysts, reports and the ``sql`` command.
+
+    DuckDB lets one process write a file and no other process open it meanwhile; a reader
+    that meets a running ingest gets a clear message instead of a lock error.
+    """
     if not path.exists():
         raise FileNotFoundError(f"no database at {path}: run `framewatch run` or `demo` first")
-    return duckdb.connect(str(path), read_only=True)
+    try:
+        return duckdb.connect(str(path), read_only=True)
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        raise DatabaseBusy(
+            f"{path} is being written by a running ingest; try again when it has finished"
+        ) from exc
 
 
 def _now() -> datetime:

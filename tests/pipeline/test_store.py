@@ -117,3 +117,29 @@ def test_every_column_is_documented() -> None:
     from pipeline.schema_doc import generate
 
     assert "|  |" not in generate()
+
+
+def test_reader_meets_a_running_writer_with_a_clear_message(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    path = tmp_path / "busy.duckdb"
+    store.open_store(path).close()
+    # Another process holds the read-write connection, as a running ingest does.
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb,time; c=duckdb.connect({str(path)!r}); "
+            "print('ready', flush=True); time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
+        with pytest.raises(store.DatabaseBusy, match="running ingest"):
+            store.open_readonly(path)
+    finally:
+        writer.kill()
+        writer.wait()
