@@ -24,7 +24,6 @@ from models.lexicon import get_lexicon  # noqa: E402
 from pipeline.config import Settings  # noqa: E402
 from pipeline.crawl import read_pages  # noqa: E402
 from pipeline.demo.newsroom import running_newsroom  # noqa: E402
-from pipeline.runtime import prefect_defaults
 from pipeline.sources import demo_sources_file  # noqa: E402
 from pipeline.store import open_readonly  # noqa: E402
 
