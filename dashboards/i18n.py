@@ -20,11 +20,6 @@ def _catalogue(lang: str) -> dict[str, str]:
     return {k: str(v) for k, v in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).items()}
 
 
-def available() -> list[str]:
-    """Languages with a translation file."""
-    return sorted(p.stem for p in TRANSLATIONS_DIR.glob("*.yaml"))
-
-
 def translator(lang: str) -> dict[str, str]:
     """All strings for a language, English filling any key the language lacks."""
     return {**_catalogue(FALLBACK), **_catalogue(lang)}

@@ -8,15 +8,17 @@ autoescaping.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from urllib.parse import quote
 
 import altair as alt
 import duckdb
 import vl_convert as vlc
 from jinja2 import Environment, PackageLoader
+from markupsafe import Markup
 
 from dashboards.i18n import translator
 from models.labels import LabelSet, load_labels
@@ -61,7 +63,7 @@ class Report:
     scope_label: str
     period: Period
     generated: str
-    totals: dict[str, Any]
+    totals: Totals
     trends: list[FrameTrend]
     names: dict[str, str]
     headlines: list[str]
@@ -73,6 +75,7 @@ class Report:
     problems: list[tuple[str, str, int]]
     model_versions: list[str]
     demo: bool
+    baseline_weeks: int = aggregate.BASELINE_PERIODS
     sql: dict[str, str] = field(default_factory=dict)
 
 
@@ -114,19 +117,29 @@ def build_report(
     )
 
 
-def _totals(con: duckdb.DuckDBPyConnection, period: Period, scope: Scope) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Totals:
+    """Article counts of the period, and the migration share now and in the baseline."""
+
+    articles: int
+    migration: int
+    share: str
+    base_share: str
+
+
+def _totals(con: duckdb.DuckDBPyConnection, period: Period, scope: Scope) -> Totals:
     """Article counts and migration share now and in the baseline."""
     base = period.shifted(aggregate.BASELINE_PERIODS)
     total = aggregate.all_count(con, period.start, period.end, scope)
     mig = aggregate.migration_count(con, period.start, period.end, scope)
     base_total = aggregate.all_count(con, base.start, period.start, scope)
     base_mig = aggregate.migration_count(con, base.start, period.start, scope)
-    return {
-        "articles": total,
-        "migration": mig,
-        "share": pct(mig / total) if total else "–",
-        "base_share": pct(base_mig / base_total) if base_total else "–",
-    }
+    return Totals(
+        total,
+        mig,
+        pct(mig / total) if total else "–",
+        pct(base_mig / base_total) if base_total else "–",
+    )
 
 
 def _headlines(trends: list[FrameTrend], names: dict[str, str], t: dict[str, str]) -> list[str]:
@@ -163,7 +176,7 @@ def _headlines(trends: list[FrameTrend], names: dict[str, str], t: dict[str, str
 
 
 def group_chart(
-    series: list[dict[str, object]], labels: LabelSet, lang: str, t: dict[str, str]
+    series: list[aggregate.GroupShare], labels: LabelSet, lang: str, t: dict[str, str]
 ) -> str:
     """Weekly shares of threat/victim/hero framing as a Vega-Lite line chart, as inline SVG.
 
@@ -172,7 +185,16 @@ def group_chart(
     """
     colours = {"threat": "#b42318", "victim": "#1d6fb8", "hero": "#067647"}
     names = {g: labels.group_names.get(g, {}).get(lang, g) for g in colours}
-    rows = [{**r, "group": names[str(r["group"])]} for r in series]
+    rows = [
+        {
+            "period": g.period,
+            "group": names[g.group],
+            "share": g.share,
+            "articles": g.articles,
+            "migration_articles": g.migration_articles,
+        }
+        for g in series
+    ]
     chart = (
         alt.Chart(alt.Data(values=rows), title=t["chart_title"])
         .mark_line(point=True)
@@ -291,7 +313,8 @@ def outlets(
 PROBLEMS_SQL = """
 SELECT coalesce(s.name, l.source_id), l.error, count(*)
 FROM fetch_log l LEFT JOIN sources s ON s.id = l.source_id
-WHERE l.error IS NOT NULL AND l.fetched_at >= ? AND (? IS NULL OR s.city = ?)
+WHERE l.error IS NOT NULL AND l.fetched_at >= ? AND l.fetched_at < ?
+  AND (? IS NULL OR s.city = ?)
 GROUP BY ALL ORDER BY 3 DESC, 1
 """
 
@@ -299,8 +322,8 @@ GROUP BY ALL ORDER BY 3 DESC, 1
 def fetch_problems(
     con: duckdb.DuckDBPyConnection, period: Period, city: str | None
 ) -> list[tuple[str, str, int]]:
-    """Failed fetches since the period began, grouped by outlet and reason."""
-    rows = con.execute(PROBLEMS_SQL, [period.start, city, city]).fetchall()
+    """Failed fetches during the period, grouped by outlet and reason."""
+    rows = con.execute(PROBLEMS_SQL, [period.start, period.end, city, city]).fetchall()
     return [(str(s), str(e), int(n)) for s, e, n in rows]
 
 
@@ -328,11 +351,26 @@ def _sql() -> dict[str, str]:
     }
 
 
+MD_SPECIAL = re.compile(r"([\\`*_\[\]()#|!])")
+
+
 def _md_escape(value: object) -> object:
-    """Neutralise HTML in Markdown output: renderers pass inline HTML through."""
-    if isinstance(value, str):
-        return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return value
+    """Make scraped text inert in Markdown: no HTML, no links, no line structure.
+
+    Renderers pass inline HTML through and turn [text](url) into links, and a newline can
+    start a heading or leave a quote, so HTML characters are escaped as entities, Markdown
+    punctuation with a backslash and line breaks become spaces. Values the template marks
+    as Markup (URLs, see ``md_url``) are left as they are.
+    """
+    if isinstance(value, Markup) or not isinstance(value, str):
+        return value
+    text = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return MD_SPECIAL.sub(r"\\\1", re.sub(r"\s*\n\s*", " ", text))
+
+
+def md_url(url: str) -> Markup:
+    """A URL for a Markdown autolink <...>: characters that would end it are percent-encoded."""
+    return Markup(quote(url, safe=":/?#[]@!$&'()*+,;=%~-._"))
 
 
 def _env(fmt: str) -> Environment:
@@ -346,6 +384,7 @@ def _env(fmt: str) -> Environment:
         lstrip_blocks=True,
     )
     env.filters["pct"] = pct
+    env.filters["md_url"] = md_url
     return env
 
 
@@ -362,8 +401,3 @@ def write_report(report: Report, out: Path) -> list[Path]:
     out.write_text(render(report, "html"), encoding="utf-8")
     md.write_text(render(report, "md"), encoding="utf-8")
     return [out, md]
-
-
-def label_set() -> LabelSet:
-    """The label set (re-exported for templates and the CLI)."""
-    return load_labels()

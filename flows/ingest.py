@@ -32,9 +32,9 @@ def ingest_flow(
     progress: Progress | None = None,
 ) -> ingest.RunSummary:
     """One ingest cycle into the database named by the settings; failed fetches are data."""
-    progress = progress or Progress.quiet()
-    clock = Stopwatch()
+    progress, clock = progress or Progress.quiet(), Stopwatch()
     run_id = uuid.uuid4().hex[:12]
+    staging = settings.staging / run_id
     sources = load_sources(sources_file, newsroom=newsroom)
     con = store.open_store(settings.db)
     try:
@@ -42,49 +42,26 @@ def ingest_flow(
         store.start_run(con, run_id, str(sources_file))
         with progress.step("crawl", total=None) as tick, clock("crawl"):
             result = crawl_task(
-                sources_file,
-                settings.staging / run_id,
-                settings,
-                newsroom,
-                ingest.known_urls(con),
-                tick,
+                sources_file, staging, settings, newsroom, store.known_urls(con), tick
             )
         with progress.step("extract", total=len(result.pages)) as tick, clock("extract"):
             articles, problems = extract_task(result.pages, sources, tick)
-        new_ids = store.insert_articles(con, articles, run_id)
-        store.log_fetches(
-            con,
-            run_id,
-            [
-                *result.outcomes,
-                *problems,
-                *ingest.language_notes(articles),
-                *ingest.duplicate_notes(con, new_ids),
-            ],
-        )
+        outcomes = [*result.outcomes, *problems, *ingest.language_notes(articles)]
+        new_ids = store.store_crawl(con, run_id, articles, outcomes)
         with clock("load models"):
             classifier = load_classifier(settings)
-        pending = len(store.articles_to_classify(con, classifier.version))
+        pending = store.count_pending(con, classifier.version)
         with progress.step("classify", total=pending) as tick, clock("classify"):
             classified = classify_task(con, classifier, tick)
         summary = ingest.RunSummary(
             run_id,
             len(result.pages),
-            sum(1 for o in result.outcomes if o.error) + len(problems),
+            ingest.failures(outcomes),
             len(new_ids),
             classified,
             clock.seconds,
         )
-        store.finish_run(
-            con,
-            run_id,
-            "completed",
-            pages_fetched=summary.pages_fetched,
-            fetch_failures=summary.fetch_failures,
-            articles_new=summary.articles_new,
-            articles_classified=classified,
-            model_version=classifier.version,
-        )
+        ingest.finish(con, summary, classifier.version, staging)
         return summary
     except BaseException:
         store.finish_run(con, run_id, "failed")

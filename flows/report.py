@@ -26,7 +26,7 @@ def report_flow(db: Path, out_dir: Path, period: Period | None = None) -> list[P
     period = period or last_days()
     with open_readonly(db) as con:
         cities = con.execute(
-            "SELECT city, any_value(lang) FROM sources GROUP BY city ORDER BY city"
+            "SELECT city, mode(lang) FROM sources GROUP BY city ORDER BY city"
         ).fetchall()
     stem = f"{period.start:%Y-%m-%d}"
     written = city_report(db, period, None, "en", out_dir / f"{stem}-all-en.html")

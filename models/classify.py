@@ -37,6 +37,9 @@ LEAD_SENTENCES = 2
 # (a fraction of the head's threshold) than the final decision, so it drops no article
 # the decision would keep.
 PREFILTER = 0.6
+# Longer texts are read up to here: spaCy refuses documents over 1M characters, and no news
+# article is that long (a page that is, is not one; offsets stay valid for the prefix).
+MAX_CHARS = 200_000
 
 
 @dataclass(frozen=True)
@@ -98,9 +101,9 @@ class Classifier:
         return out
 
     def _parse(self, doc: Document) -> _Parsed:
-        """Sentences, lexicon hits and lead of one document."""
+        """Sentences, lexicon hits and lead of one document (its first MAX_CHARS)."""
         lang = doc.lang if doc.lang in SUPPORTED else "xx"
-        text = doc.text
+        text = doc.text[:MAX_CHARS]
         sentences = tuple(split_sentences(text, lang))
         terms = tuple(get_lexicon(lang).match(text)) if lang != "xx" else ()
         lead = " ".join([doc.title] + [s.text for s in sentences[:LEAD_SENTENCES]]).strip()

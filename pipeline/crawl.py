@@ -84,12 +84,14 @@ def _run(
     config: Path, log_file: Path, progress: Callable[[int], None] | None, timeout: float
 ) -> None:
     """Start the crawler process, report progress from its log file, wait for it."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "spiders.crawl", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    # Output goes to a file, not a pipe: a pipe nobody reads fills up and blocks the crawler.
+    output_file = config.parent / "crawler.log"
+    with output_file.open("w", encoding="utf-8") as output:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "spiders.crawl", str(config)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     deadline = time.monotonic() + timeout
     seen = 0
     while proc.poll() is None:
@@ -99,11 +101,11 @@ def _run(
         time.sleep(0.3)
         seen = _report(log_file, seen, progress)
     _report(log_file, seen, progress)
-    output = proc.stdout.read() if proc.stdout else ""
+    tail = output_file.read_text(encoding="utf-8", errors="replace")[-3000:]
     if proc.returncode != 0:
-        raise RuntimeError(f"crawler exited with {proc.returncode}:\n{output[-3000:]}")
-    if output.strip():
-        log.debug("crawler output:\n%s", output[-3000:])
+        raise RuntimeError(f"crawler exited with {proc.returncode} (see {output_file}):\n{tail}")
+    if tail.strip():
+        log.debug("crawler output (%s):\n%s", output_file, tail)
 
 
 def _report(log_file: Path, seen: int, progress: Callable[[int], None] | None) -> int:

@@ -101,9 +101,10 @@ def _print_trends(trends: list[aggregate.FrameTrend], console: Console) -> None:
     table = Table(
         "frame",
         "last 7 days",
-        "8 weeks before",
+        f"{aggregate.BASELINE_PERIODS} weeks before",
         "verdict",
-        title="Top frames: last 7 days vs the 8 weeks before (all outlets)",
+        title=f"Top frames: last 7 days vs the {aggregate.BASELINE_PERIODS} weeks before"
+        " (all outlets)",
     )
     for tr in sorted(trends, key=lambda t: -t.articles)[:6]:
         table.add_row(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import htmldate
 import trafilatura
@@ -56,6 +57,7 @@ def extract_article(page: FetchedPage, declared_lang: str) -> Article:
     return Article(
         id=article_id(canonical),
         url=page.url,
+        requested_url=page.requested_url,
         canonical_url=canonical,
         source_id=page.source_id,
         lang=resolve_language(f"{title}\n{text}", declared_lang),
@@ -71,8 +73,12 @@ def extract_article(page: FetchedPage, declared_lang: str) -> Article:
 
 
 def _canonical(page_url: str, declared: str | None) -> str:
-    """The page's declared canonical URL when it is on the same host, else the page URL."""
-    if declared and host_of(declared) == host_of(page_url):
+    """The page's declared canonical URL when it is usable, else the page URL.
+
+    Usable means on the same host and not the site's root: some CMSs declare the home page
+    as the canonical of every article, which would make all articles one.
+    """
+    if declared and host_of(declared) == host_of(page_url) and urlsplit(declared).path.strip("/"):
         return canonical_url(declared)
     return canonical_url(page_url)
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import duckdb
 
@@ -28,12 +30,6 @@ class RunSummary:
     articles_new: int
     articles_classified: int
     seconds: dict[str, float] = field(default_factory=dict)
-
-
-def known_urls(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
-    """Canonical URLs already stored: the crawler does not fetch them again."""
-    rows = con.execute("SELECT canonical_url FROM articles").fetchall()
-    return frozenset(r[0] for r in rows)
 
 
 def extract_pages(
@@ -79,29 +75,6 @@ def language_notes(articles: Sequence[Article]) -> list[FetchOutcome]:
     ]
 
 
-def duplicate_notes(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> list[FetchOutcome]:
-    """Fetch-log notes for new articles whose text another article already carries."""
-    if not ids:
-        return []
-    rows = con.execute(
-        "SELECT a.source_id, a.url, a.fetched_at, d.source_id, d.url FROM articles a"
-        " JOIN articles d ON d.id = a.duplicate_of WHERE a.id IN ?",
-        [list(ids)],
-    ).fetchall()
-    return [
-        FetchOutcome(
-            src,
-            url,
-            "article",
-            200,
-            None,
-            at.replace(tzinfo=UTC),
-            note=f"same text as {other_url} ({other_src}): syndicated copy",
-        )
-        for src, url, at, other_src, other_url in rows
-    ]
-
-
 def classify_pending(
     con: duckdb.DuckDBPyConnection,
     classifier: Classifier,
@@ -114,3 +87,26 @@ def classify_pending(
         docs = [Document(id=i, lang=lang, title=title, text=text) for i, lang, title, text in batch]
         store.save_framings(con, classifier.classify(docs, progress=progress))
     return len(pending)
+
+
+def failures(outcomes: Sequence[FetchOutcome]) -> int:
+    """URLs and pages of a run that could not be used."""
+    return sum(1 for o in outcomes if o.error)
+
+
+def finish(
+    con: duckdb.DuckDBPyConnection, summary: RunSummary, model_version: str, staging: Path
+) -> None:
+    """Close the run row and drop the run's staging files (raw pages are in the crawl's
+    JSONL only until extraction has stored the articles)."""
+    store.finish_run(
+        con,
+        summary.run_id,
+        "completed",
+        pages_fetched=summary.pages_fetched,
+        fetch_failures=summary.fetch_failures,
+        articles_new=summary.articles_new,
+        articles_classified=summary.articles_classified,
+        model_version=model_version,
+    )
+    shutil.rmtree(staging, ignore_errors=True)

@@ -47,5 +47,11 @@ def detect_language(text: str) -> str | None:
 
 
 def resolve_language(text: str, declared: str) -> str:
-    """The detected language, falling back to the outlet's declared one."""
-    return detect_language(text) or declared
+    """The detected language when framewatch supports it, else the outlet's declared one.
+
+    A Croatian outlet's text that lingua calls Bosnian or Serbian stays Croatian for
+    processing (lexicon, sentences): the languages share most of their migration vocabulary,
+    and an unsupported code would leave the article without any lexicon.
+    """
+    found = detect_language(text)
+    return found if found in SUPPORTED else declared

@@ -78,6 +78,7 @@ class Article:
 
     id: str
     url: str
+    requested_url: str  # as the feed announced it, before redirects
     canonical_url: str
     source_id: str
     lang: str

@@ -44,9 +44,11 @@ def load_classifier(settings: Settings) -> Classifier:
     """Encoder + heads; refuses heads trained on another encoder's embeddings."""
     encoder = load_encoder(settings)
     heads = load_heads(settings.heads)
-    if heads.encoder_version.split("@")[0] != encoder.version.split("@")[0]:
+    if heads.encoder_version != encoder.version:
+        # Heads are linear layers on one encoder's embedding space: on another they are noise.
         raise RuntimeError(
-            f"heads were trained on {heads.encoder_version}, the encoder is "
-            f"{encoder.version}: retrain with `framewatch train`"
+            f"the classifier heads were trained on {heads.encoder_version}, the configured "
+            f"encoder is {encoder.version}: train heads for it (`framewatch train --out DIR`) "
+            "and set FRAMEWATCH_HEADS=DIR"
         )
     return Classifier(encoder, heads, batch_size=settings.batch_size)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -41,9 +42,16 @@ def _source(entry: dict[str, Any], path: Path, newsroom: str | None) -> Source:
         raise SourcesError(f"{path}: entry {entry['id']!r} has neither feeds nor sitemaps")
 
     def urls(key: str) -> tuple[str, ...]:
-        values = tuple(str(u) for u in entry.get(key) or ())
-        if newsroom is not None:
-            values = tuple(u.replace("{newsroom}", newsroom) for u in values)
+        raw = entry.get(key) or []
+        if not isinstance(raw, list):
+            raise SourcesError(f"{path}: {key} of {entry['id']!r} must be a list of URLs")
+        values = tuple(
+            str(u) if newsroom is None else str(u).replace("{newsroom}", newsroom) for u in raw
+        )
+        # An unfilled {newsroom} template is checked once the address is known.
+        bad = [u for u in values if "{newsroom}" not in u and not _http_url(u)]
+        if bad:
+            raise SourcesError(f"{path}: {entry['id']!r} has URLs that are not http(s): {bad}")
         return values
 
     timeout = entry.get("download_timeout")
@@ -60,6 +68,12 @@ def _source(entry: dict[str, Any], path: Path, newsroom: str | None) -> Source:
         download_timeout=float(timeout) if timeout is not None else None,
         note=str(entry.get("note", "")),
     )
+
+
+def _http_url(url: str) -> bool:
+    """An absolute http(s) URL with a host."""
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def demo_sources_file() -> Path:

@@ -21,6 +21,7 @@ import duckdb
 import pyarrow as pa
 
 from pipeline.records import Article, FetchOutcome, Framing, Source
+from pipeline.urls import canonical_url
 
 log = logging.getLogger(__name__)
 
@@ -79,18 +80,25 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
     return applied
 
 
+class DatabaseBusy(RuntimeError):
+    """The database file is locked by a writer (a running ingest)."""
+
+
 def open_store(path: Path) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) the read-write database and bring its schema up to date."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path))
+    try:
+        con = duckdb.connect(str(path))
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        raise DatabaseBusy(
+            f"{path} is being written by another run; wait for it to finish"
+        ) from exc
     names = migrate(con)
     if names:
         log.info("applied migrations %s to %s", names, path)
     return con
-
-
-class DatabaseBusy(RuntimeError):
-    """The database file is locked by a writer (a running ingest)."""
 
 
 def open_readonly(path: Path) -> duckdb.DuckDBPyConnection:
@@ -192,19 +200,42 @@ def log_fetches(
     return len(rows)
 
 
+def store_crawl(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    articles: Sequence[Article],
+    outcomes: Sequence[FetchOutcome],
+) -> list[str]:
+    """Store a run's new articles and its fetch log in ONE transaction; return the new ids.
+
+    One transaction, so a run killed here leaves neither articles without their log nor a
+    log without its articles. Ids already present are left as they are (the id is a hash of
+    the canonical URL, so a rerun inserts nothing); a new article whose text another one
+    already carries is linked to it and noted in the log.
+    """
+    rows = _new_article_rows(con, articles, run_id)
+    with transaction(con):
+        _write(con, _ARTICLE_INSERT, rows)
+        _mark_duplicates(con)
+        new_ids = [r["id"] for r in rows]
+        log_fetches(con, run_id, [*outcomes, *_duplicate_notes(con, new_ids)])
+    return new_ids
+
+
 def insert_articles(
     con: duckdb.DuckDBPyConnection, articles: Sequence[Article], run_id: str
 ) -> list[str]:
-    """Store new articles; ids already present are left as they are. Returns the new ids.
+    """Store new articles (no fetch log); return the new ids."""
+    return store_crawl(con, run_id, articles, [])
 
-    The article id is a hash of the canonical URL, so a rerun that fetches the same page
-    again inserts nothing.
-    """
-    if not articles:
-        return []
+
+def _new_article_rows(
+    con: duckdb.DuckDBPyConnection, articles: Sequence[Article], run_id: str
+) -> list[dict[str, Any]]:
+    """Rows for the articles whose id is not stored yet (first of each id only)."""
     ids = [a.id for a in articles]
-    known = {r[0] for r in con.execute("SELECT id FROM articles WHERE id IN ?", [ids]).fetchall()}
-    rows, seen = [], set(known)
+    seen = {r[0] for r in con.execute("SELECT id FROM articles WHERE id IN ?", [ids]).fetchall()}
+    rows = []
     for a in articles:
         if a.id in seen:
             continue
@@ -216,17 +247,47 @@ def insert_articles(
             run_id=run_id,
         )
         rows.append(row)
-    with transaction(con):
-        _write(con, _ARTICLE_INSERT, rows)
-        _mark_duplicates(con)
-    return [r["id"] for r in rows]
+    return rows
+
+
+def _duplicate_notes(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> list[FetchOutcome]:
+    """Fetch-log notes for new articles whose text another article already carries."""
+    if not ids:
+        return []
+    rows = con.execute(
+        "SELECT a.source_id, a.url, a.fetched_at, d.source_id, d.url FROM articles a"
+        " JOIN articles d ON d.id = a.duplicate_of WHERE a.id IN ?",
+        [list(ids)],
+    ).fetchall()
+    return [
+        FetchOutcome(
+            src,
+            url,
+            "article",
+            200,
+            None,
+            at.replace(tzinfo=UTC),
+            note=f"same text as {other_url} ({other_src}): syndicated copy",
+        )
+        for src, url, at, other_src, other_url in rows
+    ]
+
+
+def known_urls(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
+    """Canonical forms of every stored article's URLs (as announced, as fetched, canonical).
+
+    The crawler skips these, so a rerun fetches nothing twice even where feed links redirect.
+    """
+    rows = con.execute("SELECT requested_url, url, canonical_url FROM articles").fetchall()
+    return frozenset(canonical_url(u) for row in rows for u in row)
 
 
 _ARTICLE_INSERT = """
-INSERT INTO articles (id, url, canonical_url, source_id, lang, declared_lang, title, text,
-                      author, published_at, date_source, fetched_at, content_hash, run_id)
-SELECT id, url, canonical_url, source_id, lang, declared_lang, title, text, author,
-       published_at, date_source, fetched_at, content_hash, run_id
+INSERT INTO articles (id, url, requested_url, canonical_url, source_id, lang, declared_lang,
+                      title, text, author, published_at, date_source, fetched_at,
+                      content_hash, run_id)
+SELECT id, url, requested_url, canonical_url, source_id, lang, declared_lang, title, text,
+       author, published_at, date_source, fetched_at, content_hash, run_id
 FROM batch
 ON CONFLICT (id) DO NOTHING
 """
@@ -254,6 +315,14 @@ def articles_to_classify(
         " WHERE model_version IS DISTINCT FROM ? ORDER BY id",
         [model_version],
     ).fetchall()
+
+
+def count_pending(con: duckdb.DuckDBPyConnection, model_version: str) -> int:
+    """Articles not yet classified by this model version."""
+    rows = con.execute(
+        "SELECT count(*) FROM articles WHERE model_version IS DISTINCT FROM ?", [model_version]
+    ).fetchall()
+    return int(rows[0][0])
 
 
 def save_framings(con: duckdb.DuckDBPyConnection, framings: Sequence[Framing]) -> None:

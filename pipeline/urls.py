@@ -63,3 +63,12 @@ def private_address(host: str) -> str | None:
 def host_of(url: str) -> str:
     """The host part of a URL ('' when it has none)."""
     return urlsplit(url).hostname or ""
+
+
+def netloc_of(url: str) -> str:
+    """host:port of a URL, the port made explicit ('' when there is no host)."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return ""
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
+    return f"{parts.hostname}:{port}"

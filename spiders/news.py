@@ -11,6 +11,7 @@ import calendar
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import feedparser
 import scrapy
@@ -20,7 +21,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from pipeline.records import Source
-from pipeline.urls import canonical_url, host_of
+from pipeline.urls import canonical_url, netloc_of
 from spiders.items import LogItem, PageItem
 
 SITEMAP_NS = {
@@ -63,18 +64,33 @@ class NewsSpider(scrapy.Spider):
         self.sources = sources
         self.known = known  # canonical URLs already stored: not fetched again
         self.requested: set[str] = set()  # canonical URLs asked for in this crawl
-        # Hosts the private-address guard lets through: those of outlets that allow it.
-        self.private_hosts = frozenset(
-            host_of(url) for s in sources if s.allow_private for url in (*s.feeds, *s.sitemaps)
-        )
+        # host:port pairs each outlet with allow_private may reach (its own feeds/sitemaps).
+        self.private_netlocs = {
+            s.id: frozenset(netloc_of(u) for u in (*s.feeds, *s.sitemaps))
+            for s in sources
+            if s.allow_private
+        }
 
-    async def start(self) -> AsyncIterator[scrapy.Request]:
-        """One request per feed and sitemap."""
+    async def start(self) -> AsyncIterator[Any]:
+        """One request per feed and sitemap; an unusable URL is logged, not fatal."""
         for source in self.sources:
-            for url in source.feeds:
-                yield self._request(url, source, "feed", self.parse_feed)
-            for url in source.sitemaps:
-                yield self._request(url, source, "sitemap", self.parse_sitemap)
+            for kind, urls, callback in (
+                ("feed", source.feeds, self.parse_feed),
+                ("sitemap", source.sitemaps, self.parse_sitemap),
+            ):
+                for url in urls:
+                    yield self._request_or_log(url, source, kind, callback)
+
+    def _request_or_log(
+        self, url: str, source: Source, kind: str, callback: Any, **meta: Any
+    ) -> scrapy.Request | LogItem:
+        """A request, or a fetch-log item saying why the URL cannot be requested."""
+        if urlsplit(url).scheme not in ("http", "https"):
+            return LogItem(source.id, url, kind, None, "not an http(s) URL", "", _now())
+        try:
+            return self._request(url, source, kind, callback, **meta)
+        except ValueError as exc:
+            return LogItem(source.id, url, kind, None, f"bad URL: {exc}", "", _now())
 
     def _request(
         self, url: str, source: Source, kind: str, callback: Any, **meta: Any
@@ -97,13 +113,16 @@ class NewsSpider(scrapy.Spider):
         )
 
     def parse_feed(self, response: Response) -> Iterator[Any]:
+        """Parse RSS/Atom; a parser crash is logged like any other bad feed."""
+        try:
+            yield from self._parse_feed(response)
+        except Exception as exc:
+            yield self._log(response, error=f"feed could not be parsed: {exc!r}")
+
+    def _parse_feed(self, response: Response) -> Iterator[Any]:
         """Parse RSS/Atom with feedparser; request each entry's article."""
-        parsed = feedparser.parse(
-            response.body,
-            response_headers={
-                k.decode().lower(): v[0].decode() for k, v in response.headers.items()
-            },
-        )
+        ctype = (response.headers.get("Content-Type") or b"").decode("latin-1")
+        parsed = feedparser.parse(response.body, response_headers={"content-type": ctype})
         entries = [e for e in parsed.get("entries", []) if e.get("link")]
         if not entries:
             why = (
@@ -125,7 +144,14 @@ class NewsSpider(scrapy.Spider):
             )
 
     def parse_sitemap(self, response: Response) -> Iterator[Any]:
-        """Parse an XML or Google News sitemap (entities off, no network)."""
+        """Parse a sitemap; a parser crash is logged like any other bad sitemap."""
+        try:
+            yield from self._parse_sitemap(response)
+        except Exception as exc:
+            yield self._log(response, error=f"sitemap could not be parsed: {exc!r}")
+
+    def _parse_sitemap(self, response: Response) -> Iterator[Any]:
+        """An XML / Google News sitemap or a sitemap index (entities off, no network)."""
         parser = etree.XMLParser(
             resolve_entities=False, no_network=True, recover=False, huge_tree=False
         )
@@ -134,8 +160,19 @@ class NewsSpider(scrapy.Spider):
         except etree.XMLSyntaxError as exc:
             yield self._log(response, error=f"unusable sitemap: {exc}")
             return
-        yield self._log(response)
-        for url in root.iterfind("sm:url", SITEMAP_NS):
+        children = [
+            c.strip() for c in root.xpath("sm:sitemap/sm:loc/text()", namespaces=SITEMAP_NS)
+        ]
+        urls = root.findall("sm:url", SITEMAP_NS)
+        if not children and not urls:
+            yield self._log(response, error="sitemap lists no URLs")
+            return
+        yield self._log(response, note=f"sitemap index of {len(children)}" if children else "")
+        for child in children:
+            yield self._request_or_log(
+                child, response.meta["source"], "sitemap", self.parse_sitemap
+            )
+        for url in urls:
             loc = url.findtext("sm:loc", namespaces=SITEMAP_NS)
             date = url.findtext(
                 "news:news/news:publication_date", namespaces=SITEMAP_NS
@@ -146,14 +183,14 @@ class NewsSpider(scrapy.Spider):
 
     def _article(
         self, response: Response, link: str, title: str, published: str | None
-    ) -> Iterator[scrapy.Request]:
-        """Request an article page unless it is already stored."""
+    ) -> Iterator[Any]:
+        """Request an article page unless it is already stored or requested."""
         url = response.urljoin(link)
         canonical = canonical_url(url)
         if canonical in self.known or canonical in self.requested:
             return
         self.requested.add(canonical)
-        yield self._request(
+        yield self._request_or_log(
             url,
             response.meta["source"],
             "article",
@@ -170,10 +207,11 @@ class NewsSpider(scrapy.Spider):
             return
         encoding = response.encoding
         note = f"decoded from {encoding}" if encoding.lower() not in ("utf-8", "utf8") else ""
+        hops = meta.get("redirect_urls") or [response.url]
         yield PageItem(
             meta["source_id"],
             response.url,
-            response.request.url if response.request else response.url,
+            hops[0],  # the URL the feed announced, before any redirect
             response.text,
             encoding,
             _now(),

@@ -42,6 +42,8 @@ def crawl_settings(
         "LOG_LEVEL": "WARNING",
         "FRAMEWATCH_ALLOW_PRIVATE": allow_private,
         "DOWNLOADER_MIDDLEWARES": {"spiders.middlewares.PrivateAddressGuard": 50},
+        # Only http(s): a feed must not make the crawler read local files or other schemes.
+        "DOWNLOAD_HANDLERS": {"file": None, "data": None, "s3": None, "ftp": None},
         "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
         "FEED_EXPORT_ENCODING": "utf-8",
         "FEEDS": {

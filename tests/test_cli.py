@@ -25,6 +25,7 @@ def article(i: int) -> Article:
     return Article(
         id=f"a{i:03d}",
         url=f"http://x/{i}",
+        requested_url=f"http://x/{i}",
         canonical_url=f"http://x/{i}",
         source_id="ruhr",
         lang="de",

@@ -39,6 +39,7 @@ CREATE TABLE fetch_log (
 CREATE TABLE articles (
     id              VARCHAR PRIMARY KEY,  -- sha1 of the canonical URL, 16 hex digits
     url             VARCHAR NOT NULL,     -- URL as fetched (after redirects)
+    requested_url   VARCHAR NOT NULL,     -- URL as the feed or sitemap announced it
     canonical_url   VARCHAR NOT NULL,
     source_id       VARCHAR NOT NULL,
     lang            VARCHAR NOT NULL,     -- detected from the text
@@ -87,19 +88,20 @@ CREATE TABLE article_terms (
 CREATE VIEW migration_articles AS
 SELECT a.id, a.url, a.source_id, s.name AS source_name, s.city, s.country, a.lang,
        a.title, a.published_at, a.migration_score, a.hostile_score, a.frame_group,
-       a.duplicate_of, a.model_version
+       a.duplicate_of,
+       -- A text an outlet publishes twice counts once for that outlet; a wire story
+       -- syndicated by two outlets counts once for each.
+       row_number() OVER (PARTITION BY a.source_id, a.content_hash
+                          ORDER BY a.fetched_at, a.id) = 1 AS counted,
+       a.model_version
 FROM articles a JOIN sources s ON s.id = a.source_id
 WHERE a.is_migration;
 
 CREATE VIEW weekly_frames AS
 WITH m AS (
-    -- A story republished by the same outlet counts once; a wire story syndicated by two
-    -- outlets counts once for each of them.
-    SELECT a.id, a.source_id, a.city, a.lang,
-           strftime(a.published_at, '%G-W%V') AS week
-    FROM migration_articles a
-    LEFT JOIN articles d ON d.id = a.duplicate_of
-    WHERE a.published_at IS NOT NULL AND (d.id IS NULL OR d.source_id <> a.source_id)
+    SELECT id, source_id, city, lang, strftime(published_at, '%G-W%V') AS week
+    FROM migration_articles
+    WHERE published_at IS NOT NULL AND counted
 ), totals AS (
     SELECT week, city, source_id, lang, count(*) AS migration_articles
     FROM m GROUP BY ALL
@@ -204,4 +206,6 @@ COMMENT ON COLUMN migration_articles.migration_score IS 'relevance score 0..1';
 COMMENT ON COLUMN migration_articles.hostile_score IS 'hostility toward migrants 0..1';
 COMMENT ON COLUMN migration_articles.frame_group IS 'threat | victim | hero | none';
 COMMENT ON COLUMN migration_articles.duplicate_of IS 'first article with the same text, if any';
+COMMENT ON COLUMN migration_articles.counted IS 'first copy of its text in this outlet: the copy trend figures count';
 COMMENT ON COLUMN migration_articles.model_version IS 'encoder + heads that classified it';
+COMMENT ON COLUMN articles.requested_url IS 'URL as the feed or sitemap announced it, before redirects';

@@ -62,6 +62,7 @@ def make_article(aid: str, source: str, published: datetime, title: str, text: s
     return Article(
         id=aid,
         url=f"http://{source}/{aid}",
+        requested_url=f"http://{source}/{aid}",
         canonical_url=f"http://{source}/{aid}",
         source_id=source,
         lang="de",
@@ -234,8 +235,8 @@ def test_frame_names_are_german(html_de: str) -> None:
 
 def test_counts_cover_the_city_and_the_period(report_de: Report) -> None:
     now_total = NOW_ORDER + NOW_OTHER + NOW_PLAIN
-    assert report_de.totals["articles"] == now_total
-    assert report_de.totals["migration"] == NOW_ORDER + NOW_OTHER
+    assert report_de.totals.articles == now_total
+    assert report_de.totals.migration == NOW_ORDER + NOW_OTHER
     order = next(t for t in report_de.trends if t.frame == "threat_public_order")
     assert (order.articles, order.baseline_articles) == (NOW_ORDER, BASE_ORDER)
     assert order.verdict == "rising"
@@ -324,3 +325,9 @@ def test_last_days_across_new_year() -> None:
 def test_markdown_does_not_carry_raw_html(report_de: Report) -> None:
     md = render(report_de, "md")
     assert "<script>alert" not in md and "<img src=x" not in md
+
+
+@pytest.mark.parametrize("week", ["2025-W53", "2026-W00", "2026-W54", "2026-47", "W47"])
+def test_weeks_that_do_not_exist_are_refused(week: str) -> None:
+    with pytest.raises(ValueError):
+        iso_week(week)

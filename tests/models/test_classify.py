@@ -160,3 +160,13 @@ def test_cli_classify_detects_missing_language(
     assert [o["lang"] for o in out] == ["de", "it", "fr"]
     assert out[0]["migration"] is True and out[2]["migration"] is False
     assert all(set(o) == OUTPUT_KEYS for o in out)
+
+
+def test_an_absurdly_long_text_is_read_up_to_the_cap(classifier: Classifier) -> None:
+    """A 1.2 M-character paragraph (spaCy refuses > 1 M) must not break a run."""
+    from models.classify import MAX_CHARS
+
+    text = "Die Geflüchteten warten vor dem Rathaus und " * 30_000  # one huge sentence
+    (framing,) = classifier.classify([Document("huge", "de", text)])
+    assert len(text) > 1_000_000
+    assert all(hit.end <= MAX_CHARS for hit in framing.terms)

@@ -84,3 +84,22 @@ def test_dates_in_the_future_or_far_past_are_not_plausible() -> None:
 
 def test_content_hash_ignores_case_and_spacing() -> None:
     assert content_hash("Ein  Text\nhier") == content_hash("ein text hier")
+
+
+def test_a_canonical_pointing_at_the_home_page_is_ignored() -> None:
+    fetched, expected = page("brescia-sera")
+    html = fetched.html.replace(
+        f'<link rel="canonical" href="{expected["url"]}">',
+        '<link rel="canonical" href="http://127.0.0.1:8765/">',
+    )
+    assert html != fetched.html
+    moved = FetchedPage(**{**fetched.__dict__, "html": html})
+    assert extract_article(moved, "it").canonical_url == expected["url"]
+
+
+def test_unsupported_detected_language_falls_back_to_the_outlet() -> None:
+    from pipeline.language import SUPPORTED, resolve_language
+
+    text = "Ovo je kratka vijest o gradu i njegovim stanovnicima, napisana za lokalne novine."
+    assert resolve_language(text, "hr") in SUPPORTED
+    assert resolve_language("??? 123 !!!", "pl") == "pl"  # nothing to detect: declared

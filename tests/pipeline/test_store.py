@@ -15,6 +15,7 @@ def article(i: int, text: str = "Ein Text über die Stadt. " * 20, source: str =
     return Article(
         id=f"id{i:04d}",
         url=f"http://x/{i}",
+        requested_url=f"http://x/{i}",
         canonical_url=f"http://x/{i}",
         source_id=source,
         lang="de",
@@ -143,3 +144,38 @@ def test_reader_meets_a_running_writer_with_a_clear_message(tmp_path) -> None:  
     finally:
         writer.kill()
         writer.wait()
+
+
+def test_a_text_republished_by_one_outlet_counts_once_there(
+    db: duckdb.DuckDBPyConnection,
+) -> None:
+    """Same text: twice in s2 (counts once) and once in s1 (counts once for s1)."""
+    other = Source("s2", "Other", "Oberhausen", "DE", "de", feeds=("http://y/rss",))
+    store.upsert_sources(db, [SOURCE, other])
+    text = "Gleicher Agenturtext über die Unterkunft. " * 10
+    store.insert_articles(
+        db, [article(1, text), article(2, text, "s2"), article(3, text, "s2")], "r1"
+    )
+    frame = {"threat_fiscal": 0.9}
+    store.save_framings(
+        db,
+        [
+            Framing(
+                f"id{i:04d}",
+                "de",
+                True,
+                0.9,
+                frame,
+                ("threat_fiscal",),
+                "threat",
+                0.0,
+                (),
+                model_version="m",
+            )
+            for i in (1, 2, 3)
+        ],
+    )
+    rows = db.execute(
+        "SELECT source, articles, migration_articles FROM weekly_frames ORDER BY source"
+    ).fetchall()
+    assert rows == [("s1", 1, 1), ("s2", 1, 1)]

@@ -247,10 +247,12 @@ def test_redirect_loop_is_recorded(crawled: Crawled) -> None:
 
 
 def test_endless_redirect_chain_stops_at_the_limit(crawled: Crawled) -> None:
-    # The outcome names the hop where the crawler gave up, not the URL the feed announced.
+    # The outcome names the URL the feed announced; the reason names the hop it gave up at.
     chain = [o for o in crawled.result.outcomes if o.url.startswith(crawled.base + "/news/chain/")]
     assert len(chain) == 1
+    assert chain[0].url == crawled.base + ARTICLES["chain"]
     assert chain[0].error and "redirect" in chain[0].error.lower()
+    assert "last " + crawled.base + "/news/chain/" in chain[0].error
     hops = [p for p in crawled.hits if p.startswith("/news/chain/")]
     assert 2 <= len(hops) <= 7  # REDIRECT_MAX_TIMES 5: the crawler gives up, no endless loop
 
@@ -326,3 +328,48 @@ def test_private_address_is_refused_without_allow_private(
     assert len(feed) == 1
     assert feed[0].error is not None and "private address" in feed[0].error
     assert feed[0].status is None
+
+
+def test_non_http_links_in_a_sitemap_are_refused(tmp_path: Path) -> None:
+    """A sitemap must not make the crawler read local files (file://, data:)."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("top secret", encoding="utf-8")
+    body = (
+        '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"<url><loc>file://{secret}</loc></url>"
+        "<url><loc>data:text/html,hello</loc></url></urlset>"
+    ).encode()
+
+    class Sitemap(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            status = 200 if self.path == "/sitemap.xml" else 404
+            self.send_response(status)
+            self.send_header("Content-Type", "application/xml")
+            self.end_headers()
+            self.wfile.write(body if status == 200 else b"")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Sitemap)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{srv.server_address[1]}"
+        entry = {
+            "id": "t",
+            "name": "T",
+            "city": "X",
+            "country": "DE",
+            "lang": "de",
+            "allow_private": True,
+            "sitemaps": [base + "/sitemap.xml"],
+        }
+        sources = tmp_path / "s.yaml"
+        sources.write_text(yaml.safe_dump({"sources": [entry]}), encoding="utf-8")
+        result = crawl(sources, tmp_path / "out", Settings(download_timeout=3))
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert not result.pages
+    refused = [o for o in result.outcomes if o.kind == "article"]
+    assert len(refused) == 2 and all(o.error == "not an http(s) URL" for o in refused)
