@@ -28,7 +28,7 @@ from models.encoder import Encoder
 from models.heads import Heads
 from models.labels import load_labels
 from models.lexicon import get_lexicon
-from models.nlp import SUPPORTED, Sentence, split_sentences
+from models.nlp import SUPPORTED, Sentence, parse, sentences_of
 from pipeline.records import Document, Evidence, Framing, TermHit
 
 LEAD_SENTENCES = 2
@@ -104,8 +104,9 @@ class Classifier:
         """Sentences, lexicon hits and lead of one document (its first MAX_CHARS)."""
         lang = doc.lang if doc.lang in SUPPORTED else "xx"
         text = doc.text[:MAX_CHARS]
-        sentences = tuple(split_sentences(text, lang))
-        terms = tuple(get_lexicon(lang).match(text)) if lang != "xx" else ()
+        parsed = parse(text, lang)  # once: sentences and lexicon hits come from the same parse
+        sentences = tuple(sentences_of(parsed))
+        terms = tuple(get_lexicon(lang).match_parsed(parsed)) if lang != "xx" else ()
         lead = " ".join([doc.title] + [s.text for s in sentences[:LEAD_SENTENCES]]).strip()
         return _Parsed(doc, lang, sentences, terms, lead or text[:500])
 

@@ -18,7 +18,7 @@ from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
-from models.nlp import get_nlp, has_lemmas, paragraphs
+from models.nlp import get_nlp, has_lemmas, parse
 from pipeline.records import TermHit
 
 LEXICON_DIR = Path(__file__).parent / "lexicons"
@@ -80,11 +80,11 @@ class Lexicon:
 
     def match(self, text: str) -> list[TermHit]:
         """Every lexicon hit in a text, longest match first where hits overlap."""
-        hits = []
-        spans = paragraphs(text)
-        for (offset, _), doc in zip(spans, self.nlp.pipe(p for _, p in spans), strict=True):
-            hits += [self._hit(span, offset) for span in self._spans(doc)]
-        return hits
+        return self.match_parsed(parse(text, self.lang))
+
+    def match_parsed(self, parsed: list[tuple[int, Doc]]) -> list[TermHit]:
+        """Lexicon hits in paragraphs already parsed by ``models.nlp.parse``."""
+        return [self._hit(span, offset) for offset, doc in parsed for span in self._spans(doc)]
 
     def _spans(self, doc: Doc) -> list[Span]:
         """Matched spans of one paragraph, overlaps resolved per kind."""

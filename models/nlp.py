@@ -71,12 +71,21 @@ def paragraphs(text: str) -> list[tuple[int, str]]:
     return [(m.start(), m.group()) for m in PARAGRAPH.finditer(text) if m.group().strip()]
 
 
-def split_sentences(text: str, lang: str) -> list[Sentence]:
-    """Sentences of a text, never crossing a paragraph break, with offsets into ``text``."""
-    nlp = get_nlp(lang)
+def parse(text: str, lang: str) -> list[tuple[int, Doc]]:
+    """Each paragraph of a text run through the language's pipeline, with its offset.
+
+    Sentences and lexicon matches are both read from this one parse: running spaCy twice
+    per article (the parser of the en/fr pipelines is the costly part) would double the work.
+    """
     spans = paragraphs(text)
+    docs = get_nlp(lang).pipe(p for _, p in spans)
+    return [(offset, doc) for (offset, _), doc in zip(spans, docs, strict=True)]
+
+
+def sentences_of(parsed: list[tuple[int, Doc]]) -> list[Sentence]:
+    """Sentences of parsed paragraphs, with offsets into the original text."""
     out = []
-    for (offset, _), doc in zip(spans, nlp.pipe(p for _, p in spans), strict=True):
+    for offset, doc in parsed:
         for sent in doc.sents:
             stripped = sent.text.strip()
             if len(stripped) < 3:
@@ -84,3 +93,8 @@ def split_sentences(text: str, lang: str) -> list[Sentence]:
             start = offset + sent.start_char + (len(sent.text) - len(sent.text.lstrip()))
             out.append(Sentence(start, start + len(stripped), stripped))
     return out
+
+
+def split_sentences(text: str, lang: str) -> list[Sentence]:
+    """Sentences of a text, never crossing a paragraph break, with offsets into ``text``."""
+    return sentences_of(parse(text, lang))

@@ -12,7 +12,6 @@ import re
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-import htmldate
 import trafilatura
 
 from pipeline.language import resolve_language
@@ -20,6 +19,11 @@ from pipeline.records import Article, FetchedPage
 from pipeline.urls import canonical_url, host_of
 
 MIN_TEXT_CHARS = 200
+DATE_PARAMS = {
+    "original_date": True,
+    "extensive_search": False,
+    "outputformat": "%Y-%m-%dT%H:%M:%S%z",
+}
 EARLIEST = datetime(1995, 1, 1, tzinfo=UTC)
 
 
@@ -47,12 +51,15 @@ def extract_article(page: FetchedPage, declared_lang: str) -> Article:
         include_comments=False,
         include_tables=False,
         deduplicate=False,
+        # trafilatura runs htmldate itself; ask it for the time of day too, so the page's
+        # date is found once (and not by a second htmldate pass over the same HTML)
+        date_extraction_params=DATE_PARAMS,
     )
     text = (getattr(doc, "text", None) or "").strip() if doc is not None else ""
     if len(text) < MIN_TEXT_CHARS:
         raise ExtractionError(f"no article text ({len(text)} characters extracted)")
     canonical = _canonical(page.url, getattr(doc, "url", None))
-    published, date_source = publication_date(page)
+    published, date_source = publication_date(page, getattr(doc, "date", None))
     title = (getattr(doc, "title", None) or page.feed_title or "").strip()
     return Article(
         id=article_id(canonical),
@@ -89,21 +96,15 @@ def plausible(value: datetime | None, now: datetime | None = None) -> bool:
     return value is not None and EARLIEST <= value <= now + timedelta(days=1)
 
 
-def publication_date(page: FetchedPage) -> tuple[datetime | None, str]:
-    """The publication time and where it came from: feed, page or none."""
+def publication_date(page: FetchedPage, page_date: str | None) -> tuple[datetime | None, str]:
+    """The publication time and where it came from: feed, page (htmldate's find, as
+    ``page_date``) or none."""
     feed = page.feed_published
     if feed is not None and feed.tzinfo is None:
         feed = feed.replace(tzinfo=UTC)
     if plausible(feed):
         return feed, "feed"
-    found = htmldate.find_date(
-        page.html,
-        original_date=True,
-        url=page.url,
-        outputformat="%Y-%m-%dT%H:%M:%S%z",
-        extensive_search=False,
-    )
-    parsed = _parse(found)
+    parsed = _parse(page_date)
     if plausible(parsed):
         return parsed, "page"
     return None, "none"
