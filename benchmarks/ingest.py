@@ -22,7 +22,7 @@ prefect_defaults()  # before Prefect is imported: it reads its settings once
 from flows.ingest import ingest_flow  # noqa: E402
 from models.lexicon import get_lexicon  # noqa: E402
 from pipeline.config import Settings  # noqa: E402
-from pipeline.crawl import read_pages  # noqa: E402
+from pipeline.crawl import crawl  # noqa: E402
 from pipeline.demo.newsroom import running_newsroom  # noqa: E402
 from pipeline.sources import demo_sources_file  # noqa: E402
 from pipeline.store import open_readonly  # noqa: E402
@@ -34,7 +34,8 @@ def main() -> None:
         settings = Settings(db=Path(tmp) / "b.duckdb", staging=Path(tmp) / "staging")
         with running_newsroom() as room:
             summary = ingest_flow(demo_sources_file(), settings, room.url)
-        pages = list(read_pages(next(settings.staging.glob("*/pages.jsonl"))))
+            # the flow deletes its staging files; crawl again for the baseline's pages
+            pages = crawl(demo_sources_file(), Path(tmp) / "pages", settings, room.url).pages
         with open_readonly(settings.db) as con:
             rows = con.execute("SELECT lang, text FROM articles").fetchall()
     n = summary.articles_new
