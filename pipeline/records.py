@@ -103,6 +103,17 @@ class Document:
 
 
 @dataclass(frozen=True)
+class Cue:
+    """A word that carries a frame inside its evidence sentence (offsets into the article)."""
+
+    start: int
+    end: int
+    text: str
+    weight: float  # share of the sentence's evidence for the label (attribution), or 1.0
+    source: str  # attribution | lexicon
+
+
+@dataclass(frozen=True)
 class Evidence:
     """One sentence that supports a label, with character offsets into the article text."""
 
@@ -111,6 +122,26 @@ class Evidence:
     start: int
     end: int
     text: str
+    cues: tuple[Cue, ...] = ()
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A quotation in an article and who said it, as far as the text tells.
+
+    Offsets are characters into the article text; speaker offsets are -1 when no speaker
+    was found. ``speaker_category`` is one of migrant, official, police, ngo, expert,
+    citizen or unknown.
+    """
+
+    start: int
+    end: int
+    text: str
+    speaker: str
+    speaker_start: int
+    speaker_end: int
+    speaker_category: str
+    cue: str  # the speech verb or colon/quote pattern that attributed it
 
 
 @dataclass(frozen=True)
@@ -140,4 +171,5 @@ class Framing:
     hostile: float
     evidence: tuple[Evidence, ...]
     terms: tuple[TermHit, ...] = field(default=())
+    quotes: tuple[Quote, ...] = field(default=())
     model_version: str = ""
