@@ -7,12 +7,14 @@ export PIP_DEFAULT_TIMEOUT ?= 180
 
 .PHONY: demo test lint format setup dev lock heads clean e2e
 
-# Torch goes first and pinned: an unpinned resolve pulls a multi-GB CUDA build.
+# Torch goes first and pinned: an unpinned resolve pulls a multi-GB CUDA build. The encoder
+# (model folder + int8 ONNX graph, about a minute) is built here once, not on first use.
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
 	$(PIP) install -c constraints.txt torch
 	$(PIP) install -c constraints.txt -e .
+	$(PY) -m models.encoder --build --backend onnx
 	@touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed

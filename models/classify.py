@@ -1,6 +1,6 @@
 """From texts to framings: relevance, frames, hostility, evidence and lexicon hits.
 
-How an article is decided (also in docs/model-card.md):
+How an article is decided (also in models/MODEL_CARD.md):
 1. spaCy splits the text into sentences (offsets kept); the lexicon layer finds migration
    terms, dehumanising metaphors and loaded terms.
 2. Relevance: the migration head scores the lead (title + first two sentences) and every
@@ -10,11 +10,18 @@ How an article is decided (also in docs/model-card.md):
    over-reads crime, school and housing news as migration news. Only articles with a term or
    a promising lead are embedded sentence by sentence, which keeps the encoder off most news.
 3. Frames: the sentences of a migration article that are themselves about migration (the
-   migration head passes) are scored by every frame head (all sentences if none passes);
-   the article score of a label is its best sentence's score (that sentence is the
-   evidence), and the label is assigned when it passes the label's threshold (chosen on
-   training data; see models/train.py for why it is kept strict).
-4. Hostility: the highest sentence score of the hostility head.
+   migration head passes) are scored by every frame head (all sentences if none passes),
+   giving calibrated sentence probabilities. The article probability of a label is the
+   noisy-or of its two best sentences; the label is assigned when that probability passes
+   the label's article threshold AND at least MIN_EVIDENCE sentences pass the label's
+   sentence threshold. Both thresholds were chosen out of fold on training data
+   (models/fit.py); the article threshold is also kept where at most 1 % of negative
+   training sentences pass, because an article offers many sentences to the rule.
+4. Evidence: for every label, its best sentences (offsets into the text), and for assigned
+   labels the words that carry the frame: lexicon metaphors and loaded terms in those
+   sentences, and the words with the largest share of the head's score (models/explain.py).
+5. Hostility: the highest sentence probability of the hostility head.
+6. Voice: quotations and their speakers (models/voice.py), for every article.
 """
 
 from __future__ import annotations
@@ -25,11 +32,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.encoder import Encoder
-from models.heads import Heads
+from models.explain import attribution_cues, lexicon_cues
+from models.fit import TOP_K
+from models.heads import Heads, sigmoid
 from models.labels import load_labels
 from models.lexicon import get_lexicon
-from models.nlp import SUPPORTED, Sentence, parse, sentences_of
-from pipeline.records import Document, Evidence, Framing, TermHit
+from models.nlp import SUPPORTED, Sentence, get_nlp, parse, sentences_of
+from models.voice import find_quotes
+from pipeline.records import Cue, Document, Evidence, Framing, Quote, TermHit
 
 LEAD_SENTENCES = 2
 # Sentence embedding is the costly step, so it runs only for articles whose lead looks
@@ -40,6 +50,7 @@ PREFILTER = 0.6
 # Longer texts are read up to here: spaCy refuses documents over 1M characters, and no news
 # article is that long (a page that is, is not one; offsets stay valid for the prefix).
 MAX_CHARS = 200_000
+MIN_EVIDENCE = 1  # sentences that must pass the sentence threshold for a label to be assigned
 
 
 @dataclass(frozen=True)
@@ -51,11 +62,22 @@ class _Parsed:
     sentences: tuple[Sentence, ...]
     terms: tuple[TermHit, ...]
     lead: str
+    quotes: tuple[Quote, ...]
 
     @property
     def migration_terms(self) -> int:
         """Distinct migration-lexicon entries found."""
         return len({t.term for t in self.terms if t.kind == "migration_term"})
+
+
+@dataclass(frozen=True)
+class _Decision:
+    """The frame part of a Framing."""
+
+    frames: dict[str, float]
+    labels: tuple[str, ...]
+    evidence: tuple[Evidence, ...]
+    counts: dict[str, int]
 
 
 class Classifier:
@@ -68,6 +90,10 @@ class Classifier:
         self.labels = load_labels()
         self.codes, self.weights, self.bias = heads.frame_matrix()
         self.thresholds = np.array([heads.frames[c].threshold for c in self.codes])
+        self.article_thresholds = np.array(
+            [heads.frames[c].article_threshold or heads.frames[c].threshold for c in self.codes]
+        )
+        self.calibration = np.array([heads.frames[c].calibration for c in self.codes])
 
     @property
     def version(self) -> str:
@@ -79,7 +105,7 @@ class Classifier:
     ) -> list[Framing]:
         """Classify documents; ``progress`` is called with the number of documents done."""
         parsed = [self._parse(d) for d in docs]
-        lead_x = self._embed([p.lead for p in parsed])
+        lead_x = self.embed([p.lead for p in parsed])
         lead_mig = self.heads.migration.predict(lead_x)
         relevant = [
             lead_mig[i] >= self.heads.migration.threshold * PREFILTER or p.migration_terms > 0
@@ -88,7 +114,7 @@ class Classifier:
         sentences = [
             s.text for p, r in zip(parsed, relevant, strict=True) if r for s in p.sentences
         ]
-        sent_x = self._embed(sentences)
+        sent_x = self.embed(sentences)
         out, cursor = [], 0
         for i, p in enumerate(parsed):
             n = len(p.sentences) if relevant[i] else 0
@@ -104,13 +130,14 @@ class Classifier:
         """Sentences, lexicon hits and lead of one document (its first MAX_CHARS)."""
         lang = doc.lang if doc.lang in SUPPORTED else "xx"
         text = doc.text[:MAX_CHARS]
-        parsed = parse(text, lang)  # once: sentences and lexicon hits come from the same parse
+        parsed = parse(text, lang)  # once: sentences, lexicon hits and quotes share the parse
         sentences = tuple(sentences_of(parsed))
         terms = tuple(get_lexicon(lang).match_parsed(parsed)) if lang != "xx" else ()
         lead = " ".join([doc.title] + [s.text for s in sentences[:LEAD_SENTENCES]]).strip()
-        return _Parsed(doc, lang, sentences, terms, lead or text[:500])
+        quotes = tuple(find_quotes(text, lang, parsed))
+        return _Parsed(doc, lang, sentences, terms, lead or text[:500], quotes)
 
-    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Encoder embeddings with the 'query: ' prefix the heads were trained with."""
         if not texts:
             return np.zeros((0, self.encoder.dim), dtype=np.float32)
@@ -128,11 +155,10 @@ class Classifier:
         hostile_x = sent_x if len(sent_x) else lead_x
         hostile = float(self.heads.hostile.predict(hostile_x).max()) if migration else 0.0
         on_topic = sent_mig >= threshold
-        frames, labels, evidence = (
-            self._frames(p, sent_x, on_topic if on_topic.any() else None)
-            if migration
-            else ({}, (), ())
-        )
+        mask = on_topic if on_topic.any() else np.ones(len(sent_mig), dtype=bool)
+        decision = self._frames(p, sent_x[mask], np.flatnonzero(mask)) if migration else None
+        labels = decision.labels if decision else ()
+        frames = decision.frames if decision else {}
         group = self.labels.group_of(max(labels, key=frames.__getitem__)) if labels else "none"
         return Framing(
             article_id=p.doc.id,
@@ -143,28 +169,65 @@ class Classifier:
             labels=labels,
             group=group,
             hostile=hostile,
-            evidence=evidence,
+            evidence=decision.evidence if decision else (),
             terms=p.terms,
+            quotes=p.quotes,
             model_version=self.version,
+            evidence_counts=decision.counts if decision else {},
         )
 
-    def _frames(
-        self, p: _Parsed, sent_x: np.ndarray, mask: np.ndarray | None
-    ) -> tuple[dict[str, float], tuple[str, ...], tuple[Evidence, ...]]:
-        """Per-label article scores, the assigned labels and the best sentence of each."""
+    def sentence_probabilities(self, x: np.ndarray) -> np.ndarray:
+        """Calibrated probability of every label for rows of sentence embeddings."""
+        logits = x.astype(np.float64) @ self.weights + self.bias
+        return np.asarray(sigmoid(self.calibration[:, 0] * logits + self.calibration[:, 1]))
+
+    def _frames(self, p: _Parsed, sent_x: np.ndarray, rows: np.ndarray) -> _Decision:
+        """Article probabilities, assigned labels and evidence from on-topic sentences."""
         if len(sent_x) == 0:
-            return {c: 0.0 for c in self.codes}, (), ()
-        probs = 1 / (1 + np.exp(-(sent_x.astype(np.float64) @ self.weights + self.bias)))
-        if mask is not None:
-            probs = probs * mask[:, None]  # off-topic sentences carry no frame
-        best = probs.argmax(axis=0)
-        scores = probs.max(axis=0)
-        frames = {c: round(float(s), 4) for c, s in zip(self.codes, scores, strict=True)}
+            return _Decision({c: 0.0 for c in self.codes}, (), (), {})
+        probs = self.sentence_probabilities(sent_x)
+        top = np.sort(probs, axis=0)[-TOP_K:]
+        article = 1.0 - np.prod(1.0 - top, axis=0)  # noisy-or of the best TOP_K sentences
+        counts = (probs >= self.thresholds).sum(axis=0)
+        frames = {c: round(float(v), 4) for c, v in zip(self.codes, article, strict=True)}
         labels = tuple(
-            c for c, s, t in zip(self.codes, scores, self.thresholds, strict=True) if s >= t
+            c
+            for j, c in enumerate(self.codes)
+            if article[j] >= self.article_thresholds[j] and counts[j] >= MIN_EVIDENCE
         )
         evidence = tuple(
-            Evidence(c, frames[c], p.sentences[b].start, p.sentences[b].end, p.sentences[b].text)
-            for c, b in zip(self.codes, best, strict=True)
+            ev
+            for j, c in enumerate(self.codes)
+            for ev in self._evidence(p, c, j, probs, rows, labels)
         )
-        return frames, labels, evidence
+        return _Decision(
+            frames, labels, evidence, {c: int(n) for c, n in zip(self.codes, counts, strict=True)}
+        )
+
+    def _evidence(
+        self,
+        p: _Parsed,
+        code: str,
+        j: int,
+        probs: np.ndarray,
+        rows: np.ndarray,
+        labels: tuple[str, ...],
+    ) -> list[Evidence]:
+        """The best sentence of a label, plus its runner-up when that passes too; with cues
+        (the words carrying the frame) for assigned labels."""
+        order = np.argsort(-probs[:, j], kind="stable")[:TOP_K]
+        picked = [order[0]] + [i for i in order[1:] if probs[i, j] >= self.thresholds[j]]
+        out = []
+        for i in picked:
+            s = p.sentences[rows[i]]
+            cues = self._cues(p, s, j) if code in labels else ()
+            out.append(Evidence(code, round(float(probs[i, j]), 4), s.start, s.end, s.text, cues))
+        return out
+
+    def _cues(self, p: _Parsed, s: Sentence, j: int) -> tuple[Cue, ...]:
+        """Lexicon hits and attributed words of one evidence sentence."""
+        states = self.encoder.encode_tokens([s.text], kind="query")[0]
+        found = lexicon_cues(p.terms, s.start, s.end)
+        stops = frozenset(get_nlp(p.nlp_lang).Defaults.stop_words)
+        found += attribution_cues(s.text, s.start, states, self.weights[:, j], stops)
+        return tuple(sorted(set(found), key=lambda c: (c.start, c.source)))

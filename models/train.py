@@ -1,132 +1,56 @@
-"""Train the classifier heads from JSONL data: deterministic, on CPU, in minutes.
+"""Train the classifier heads and measure them by cross-validation: deterministic, CPU, minutes.
 
-Data (see docs/model-card.md): the project's seed sentences in every language
-(``models/data/seeds``), StereoImmigrants (Spanish parliamentary sentences with a
-threat/victim/hero taxonomy) for frames, and IWG (German) plus a fixed sample of HatEval
-(English) for hostility, from ``../shared/data/dev``. Thresholds are chosen on out-of-fold
-predictions of the training data itself (grouped by speech for StereoImmigrants, so no speech
-straddles folds); no evaluation data is looked at.
+``train_heads`` embeds every example once (cached), fits every head with models/fit.py and
+returns the heads together with the cross-validation report (``cv.json``) that the model card
+quotes and the evaluation gate pins. Every threshold and calibration is chosen out of fold on
+the training data; no evaluation set is looked at.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedGroupKFold
 
+from models.data import Example, digest
 from models.encoder import Encoder
-from models.heads import Head, Heads
+from models.fit import (
+    FOLDS,
+    TOP_K,
+    Fitted,
+    article_threshold,
+    document_scores,
+    fit_group,
+    fit_head,
+)
+from models.heads import GroupHead, Head, Heads
 from models.labels import load_labels
+from models.metrics import (
+    GROUPS,
+    confusion,
+    expected_calibration_error,
+    group_scores,
+    label_scores,
+    macro_f1,
+    reliability,
+    scores,
+)
 
-log = logging.getLogger(__name__)
-
-SEEDS_DIR = Path(__file__).parent / "data" / "seeds"
-HATEVAL_SAMPLE = 3000  # per-class balanced sample: enough signal, ~3 min less embedding
-C_GRID = (0.03, 0.1, 0.3, 1.0)  # regularisation, chosen per head by out-of-fold log-loss
-FOLDS = 5
-# An article offers 10-20 sentences to the max-over-sentences rule, so a threshold that lets
-# through 1 negative sentence in 20 would tag most articles. Frame thresholds are therefore
-# kept at or above the point where at most MAX_SENTENCE_FPR of negative training sentences
-# pass (out of fold), in addition to maximising F1.
-MAX_SENTENCE_FPR = 0.01
+CV_FILE = "cv.json"
 
 
 @dataclass(frozen=True)
-class Example:
-    """One training sentence; None means 'this example says nothing about that target'."""
+class Trained:
+    """The heads of one training run and their cross-validation report."""
 
-    id: str
-    text: str
-    lang: str
-    source: str
-    group_id: str  # examples sharing it stay in one CV fold
-    labels: tuple[str, ...] | None
-    unsure: tuple[str, ...]  # labels neither positive nor negative (StereoImmigrants' 'any')
-    migration: bool | None
-    hostile: bool | None
-
-
-def _jsonl(path: Path) -> Iterable[dict[str, Any]]:
-    """Rows of a JSONL file."""
-    with path.open(encoding="utf-8") as fh:
-        yield from (json.loads(line) for line in fh if line.strip())
-
-
-def load_seeds(folder: Path = SEEDS_DIR) -> list[Example]:
-    """The project's own seed sentences, all languages."""
-    out = []
-    for path in sorted(folder.glob("*.jsonl")):
-        for r in _jsonl(path):
-            out.append(
-                Example(
-                    r["id"],
-                    r["text"],
-                    r["lang"],
-                    "seed",
-                    r["id"],
-                    tuple(r.get("labels", [])),
-                    (),
-                    bool(r["migration"]),
-                    bool(r.get("hostile", False)),
-                )
-            )
-    return out
-
-
-def load_stereoimmigrants(path: Path) -> list[Example]:
-    """StereoImmigrants: frames; stereotype sentences also count as migration-relevant."""
-    return [
-        Example(
-            r["id"],
-            r["text"],
-            "es",
-            "stereoimmigrants",
-            f"si-{r['doc_id']}",
-            tuple(r.get("labels", [])),
-            tuple(r.get("labels_any", [])),
-            True if r["group"] != "none" else None,
-            None,
-        )
-        for r in _jsonl(path)
-    ]
-
-
-def load_hostility(iwg: Path, hateval: Path, sample: int = HATEVAL_SAMPLE) -> list[Example]:
-    """IWG (all) and a balanced, hash-ordered (so: fixed) sample of HatEval."""
-    out = [
-        Example(r["id"], r["text"], "de", "iwg", r["id"], None, (), None, bool(r["hostile"]))
-        for r in _jsonl(iwg)
-    ]
-    rows = sorted(_jsonl(hateval), key=lambda r: hashlib.sha1(r["id"].encode()).hexdigest())
-    for flag in (True, False):
-        picked = [r for r in rows if bool(r["hostile"]) is flag][: sample // 2]
-        out += [
-            Example(r["id"], r["text"], "en", "hateval", r["id"], None, (), None, flag)
-            for r in picked
-        ]
-    return out
-
-
-def load_training_data(dev_dir: Path | None) -> list[Example]:
-    """Seeds always; the shared development sets when the folder is there."""
-    examples = load_seeds()
-    if dev_dir is not None and dev_dir.exists():
-        examples += load_stereoimmigrants(dev_dir / "stereoimmigrants_train.jsonl")
-        examples += load_hostility(
-            dev_dir / "iwg_refugees_de.jsonl", dev_dir / "hateval_en_train.jsonl"
-        )
-    else:
-        log.warning("no development data at %s: training on seed sentences only", dev_dir)
-    return examples
+    heads: Heads
+    cv: dict[str, Any]
 
 
 def embed_cached(
@@ -147,95 +71,77 @@ def embed_cached(
         stored.update(zip([k for k, _ in missing], vectors, strict=True))
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.savez(cache, keys=np.array(list(stored)), vectors=np.stack(list(stored.values())))
+    elif progress:
+        progress(len(texts))
     return np.stack([stored[k] for k in keys]) if keys else np.zeros((0, encoder.dim), np.float32)
 
 
-def _metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    """Precision, recall, F1 and false-positive rate of boolean predictions."""
-    tp = float(np.sum(pred & y))
-    prec = tp / max(1.0, float(pred.sum()))
-    rec = tp / max(1.0, float(y.sum()))
-    fpr = float(np.sum(pred & ~y)) / max(1.0, float((~y).sum()))
-    f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-    return {
-        "f1": round(f1, 4),
-        "precision": round(prec, 4),
-        "recall": round(rec, 4),
-        "fpr": round(fpr, 4),
-    }
+def embedding_cache(encoder: Encoder, cache_dir: Path) -> Path:
+    """One cache file per encoder weights and backend (int8 and fp32 embeddings differ)."""
+    backend = getattr(encoder, "backend", "torch")
+    return cache_dir / "embeddings" / f"{_slug(encoder.version)}-{backend}.npz"
 
 
-def _best_threshold(
-    y: np.ndarray, p: np.ndarray, max_fpr: float | None
-) -> tuple[float, dict[str, float]]:
-    """The F1-maximising threshold on out-of-fold probabilities, raised until the
-    false-positive rate is at most ``max_fpr`` when one is given."""
-    grid = np.round(np.arange(0.05, 0.981, 0.005), 3)
-    best = max(grid, key=lambda t: (_metrics(y, p >= t)["f1"], -t))
-    if max_fpr is not None:
-        best = next(
-            (t for t in grid if t >= best and _metrics(y, p >= t)["fpr"] <= max_fpr), grid[-1]
-        )
-    return float(best), _metrics(y, p >= best)
-
-
-def _fit(x: np.ndarray, y: np.ndarray, c: float, balanced: bool) -> tuple[np.ndarray, float]:
-    """Standardise, fit, and fold the scaling into the weights (one dot product at run time)."""
-    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
-    model = LogisticRegression(C=c, max_iter=3000, class_weight="balanced" if balanced else None)
-    model.fit((x - mean) / scale, y)
-    coef = model.coef_[0] / scale
-    return coef, float(model.intercept_[0] - np.sum(coef * mean))
-
-
-def _oof(
-    x: np.ndarray, y: np.ndarray, groups: Sequence[str], c: float, balanced: bool
-) -> np.ndarray:
-    """Out-of-fold probabilities (grouped, stratified folds)."""
-    oof = np.zeros(len(y))
-    folds = StratifiedGroupKFold(n_splits=FOLDS, shuffle=True, random_state=0)
-    for train_idx, test_idx in folds.split(x, y, groups):
-        coef, intercept = _fit(x[train_idx], y[train_idx], c, balanced)
-        oof[test_idx] = 1 / (1 + np.exp(-(x[test_idx] @ coef + intercept)))
-    return oof
-
-
-def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
-    """Mean binary log-loss."""
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
-
-
-def fit_head(
-    name: str,
-    x: np.ndarray,
-    y: np.ndarray,
-    groups: Sequence[str],
-    balanced: bool = False,
-    max_fpr: float | None = None,
-) -> Head:
-    """Pick C and the threshold out of fold, then fit on all the data."""
-    runs = {c: _oof(x, y, groups, c, balanced) for c in C_GRID}
-    c = min(runs, key=lambda k: _log_loss(y, runs[k]))
-    threshold, scores = _best_threshold(y.astype(bool), runs[c], max_fpr)
-    coef, intercept = _fit(x, y, c, balanced)
-    metrics: dict[str, Any] = {
-        **scores,
-        "C": c,
-        "positives": int(y.sum()),
-        "examples": len(y),
-        "cv": "out-of-fold, 5 grouped folds",
-    }
-    return Head(name, coef, intercept, threshold, metrics)
+def train_heads(
+    encoder: Encoder,
+    examples: Sequence[Example],
+    cache_dir: Path,
+    progress: Callable[[int], None] | None = None,
+) -> Trained:
+    """Embed every example once, fit every head, and report the cross-validated figures."""
+    x = embed_cached(
+        encoder, [e.text for e in examples], embedding_cache(encoder, cache_dir), progress
+    )
+    codes = load_labels().codes
+    frames = {code: _fit_frame(code, x, examples) for code in codes}
+    migration = _fit_binary("migration", x, examples, lambda e: e.migration, balanced=True)
+    hostile = _fit_binary("hostile", x, examples, lambda e: e.hostile)
+    group, group_logits, group_idx = _fit_groups(x, examples)
+    heads = Heads(
+        encoder_version=encoder.version,
+        frames={c: f.head for c, f in frames.items()},
+        # Balanced: the ratio of migration to other sentences in our training data reflects
+        # how the data was collected (mostly migration sources), not local news.
+        migration=migration.head,
+        hostile=hostile.head,
+        meta=_meta(examples),
+        group=group,
+    )
+    cv = cv_report(examples, frames, migration, hostile, group, group_logits, group_idx)
+    cv["seed_fit"] = _seed_fit(heads, x, examples)
+    cv["encoder"] = {"version": encoder.version, "backend": getattr(encoder, "backend", "torch")}
+    return Trained(heads, cv)
 
 
 def _target(
     examples: Sequence[Example], pick: Callable[[Example], bool | None]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Indices of the examples that say something about a target, and its 0/1 values."""
-    values = [(i, pick(e)) for i, e in enumerate(examples)]
-    kept = [(i, v) for i, v in values if v is not None]
+    kept = [(i, v) for i, e in enumerate(examples) if (v := pick(e)) is not None]
     return np.array([i for i, _ in kept], dtype=int), np.array([bool(v) for _, v in kept])
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """A fitted head, the example indices it was trained on and their out-of-fold scores."""
+
+    head: Head
+    idx: np.ndarray
+    y: np.ndarray
+    oof: np.ndarray
+
+
+def _fit_binary(
+    name: str,
+    x: np.ndarray,
+    examples: Sequence[Example],
+    pick: Callable[[Example], bool | None],
+    balanced: bool = False,
+) -> _Fit:
+    """Fit one binary head on the examples that inform it."""
+    idx, y = _target(examples, pick)
+    fitted: Fitted = fit_head(name, x[idx], y, [examples[i].group_id for i in idx], balanced)
+    return _Fit(fitted.head, idx, y, fitted.oof)
 
 
 def _frame_pick(code: str) -> Callable[[Example], bool | None]:
@@ -249,34 +155,187 @@ def _frame_pick(code: str) -> Callable[[Example], bool | None]:
     return pick
 
 
-def train_heads(
-    encoder: Encoder,
+def _fit_frame(code: str, x: np.ndarray, examples: Sequence[Example]) -> _Fit:
+    """A frame head plus its article threshold (noisy-or over a document's sentences)."""
+    fit = _fit_binary(code, x, examples, _frame_pick(code))
+    docs = [examples[i].group_id for i in fit.idx]
+    threshold = article_threshold(fit.oof, fit.y, docs)
+    head = Head(**{**fit.head.__dict__, "article_threshold": threshold})
+    return _Fit(head, fit.idx, fit.y, fit.oof)
+
+
+def _fit_groups(
+    x: np.ndarray, examples: Sequence[Example]
+) -> tuple[GroupHead, np.ndarray, np.ndarray]:
+    """The four-way group head on the examples with a known group."""
+    idx = np.array([i for i, e in enumerate(examples) if e.group is not None], dtype=int)
+    y = [str(examples[i].group) for i in idx]
+    head, logits = fit_group(x[idx], y, [examples[i].group_id for i in idx], GROUPS)
+    return head, logits, idx
+
+
+def cv_report(
     examples: Sequence[Example],
-    cache_dir: Path,
-    progress: Callable[[int], None] | None = None,
-) -> Heads:
-    """Embed every example once, then fit every head."""
-    cache = cache_dir / "embeddings" / f"{_slug(encoder.version)}.npz"
-    x = embed_cached(encoder, [e.text for e in examples], cache, progress)
-    groups = [e.group_id for e in examples]
+    frames: dict[str, _Fit],
+    migration: _Fit,
+    hostile: _Fit,
+    group: GroupHead,
+    group_logits: np.ndarray,
+    group_idx: np.ndarray,
+) -> dict[str, Any]:
+    """The cross-validated figures: per source, per language, per label and group."""
+    codes = list(frames)
+    prob, gold, known = _frame_matrices(len(examples), frames)
+    pred = prob >= np.array([frames[c].head.threshold for c in codes])
+    group_pred = np.full(len(examples), "", dtype=object)
+    group_pred[group_idx] = [group.classes[i] for i in group_logits.argmax(axis=1)]
 
-    def head(name: str, pick: Callable[[Example], bool | None], **kw: Any) -> Head:
-        idx, y = _target(examples, pick)
-        return fit_head(name, x[idx], y, [groups[i] for i in idx], **kw)
+    def subset(mask: np.ndarray) -> dict[str, Any]:
+        return _subset_figures(examples, mask, codes, gold, pred, prob, known, group_pred)
 
-    frames = {
-        code: head(code, _frame_pick(code), max_fpr=MAX_SENTENCE_FPR)
-        for code in load_labels().codes
+    source = np.array([e.source for e in examples])
+    langs = np.array([e.lang for e in examples])
+    seed_langs = {
+        lang: subset((source == "seed") & (langs == lang))
+        for lang in sorted(set(langs[source == "seed"]))
     }
-    return Heads(
-        encoder_version=encoder.version,
-        frames=frames,
-        # Balanced: the ratio of migration to other sentences in our training data reflects
-        # how the data was collected (mostly migration sources), not local news.
-        migration=head("migration", lambda e: e.migration, balanced=True),
-        hostile=head("hostile", lambda e: e.hostile),
-        meta=_meta(examples),
-    )
+    best = max(v["fine_macro_f1"] for v in seed_langs.values())
+    return {
+        "data_digest": digest(examples),
+        "folds": f"{FOLDS} grouped folds (StratifiedGroupKFold, shuffled, seed 0)",
+        "dev": subset(source == "stereoimmigrants"),
+        "seeds": {
+            "all": subset(source == "seed"),
+            "per_language": seed_langs,
+            "worst_to_best_fine_macro_f1": round(
+                min(v["fine_macro_f1"] for v in seed_langs.values()) / best, 4
+            )
+            if best
+            else 0.0,
+        },
+        "all": subset(np.ones(len(examples), dtype=bool)),
+        "articles": _article_figures(examples, frames),
+        "migration": _binary_figures(examples, migration),
+        "hostile": _binary_figures(examples, hostile),
+        "stereo": _stereo_figures(examples, group, group_logits, group_idx),
+    }
+
+
+def _frame_matrices(n: int, frames: dict[str, _Fit]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Out-of-fold probabilities, gold values and a known-mask as [examples, labels]."""
+    prob = np.zeros((n, len(frames)))
+    gold = np.zeros((n, len(frames)), dtype=bool)
+    known = np.zeros((n, len(frames)), dtype=bool)
+    for j, fit in enumerate(frames.values()):
+        prob[fit.idx, j], gold[fit.idx, j], known[fit.idx, j] = fit.oof, fit.y, True
+    return prob, gold, known
+
+
+def _subset_figures(
+    examples: Sequence[Example],
+    mask: np.ndarray,
+    codes: list[str],
+    gold: np.ndarray,
+    pred: np.ndarray,
+    prob: np.ndarray,
+    known: np.ndarray,
+    group_pred: np.ndarray,
+) -> dict[str, Any]:
+    """Sentence-level figures of one subset of the out-of-fold predictions."""
+    per_label = label_scores(gold[mask], pred[mask], known[mask], codes)
+    with_group = mask & (group_pred != "")
+    gold_groups = [str(examples[int(i)].group) for i in np.flatnonzero(with_group)]
+    pred_groups = [str(g) for g in group_pred[with_group]]
+    per_group = group_scores(gold_groups, pred_groups)
+    k = known[mask]
+    return {
+        "examples": int(mask.sum()),
+        "fine_macro_f1": round(macro_f1(per_label), 4),
+        "group_macro_f1": round(macro_f1(per_group), 4),
+        "labels": {c: s.as_dict() for c, s in per_label.items() if s.support},
+        "groups": {g: s.as_dict() for g, s in per_group.items() if s.support},
+        "group_confusion": confusion(gold_groups, pred_groups),
+        "ece": round(expected_calibration_error(gold[mask][k], prob[mask][k]), 4),
+    }
+
+
+def _article_figures(examples: Sequence[Example], frames: dict[str, _Fit]) -> dict[str, Any]:
+    """Document-level figures of the noisy-or rule on multi-sentence documents (speeches)."""
+    per_label, golds, probs = {}, [], []
+    for code, fit in frames.items():
+        docs = [examples[i].group_id for i in fit.idx]
+        score, gold, size = document_scores(fit.oof, fit.y, docs)
+        multi = size > 1
+        if gold[multi].any():
+            threshold = float(fit.head.article_threshold or fit.head.threshold)
+            per_label[code] = scores(gold[multi], score[multi] >= threshold)
+            golds.append(gold[multi])
+            probs.append(score[multi])
+    g, p = (np.concatenate(golds), np.concatenate(probs)) if golds else (np.zeros(0), np.zeros(0))
+    return {
+        "rule": f"noisy-or of the {TOP_K} best sentences >= the label's article threshold",
+        "documents": "multi-sentence training documents (StereoImmigrants speeches)",
+        "macro_f1": round(macro_f1(per_label), 4),
+        "labels": {c: s.as_dict() for c, s in per_label.items()},
+        "ece": round(expected_calibration_error(g, p), 4),
+        "reliability": reliability(g, p),
+    }
+
+
+def _binary_figures(examples: Sequence[Example], fit: _Fit) -> dict[str, Any]:
+    """Out-of-fold figures of a binary head, overall and per source."""
+    pred = fit.oof >= fit.head.threshold
+    source = np.array([examples[i].source for i in fit.idx])
+    return {
+        "threshold": fit.head.threshold,
+        **scores(fit.y, pred).as_dict(),
+        "ece": round(expected_calibration_error(fit.y, fit.oof), 4),
+        "per_source": {
+            s: scores(fit.y[source == s], pred[source == s]).as_dict() for s in sorted(set(source))
+        },
+    }
+
+
+def _stereo_figures(
+    examples: Sequence[Example], group: GroupHead, logits: np.ndarray, idx: np.ndarray
+) -> dict[str, float]:
+    """The two StereoImmigrants tasks of Sánchez-Junquera et al. (2021), from the group head.
+
+    Stereotype vs not: any of threat/victim/hero predicted. Victims vs threat: on the gold
+    victim and threat sentences, whichever of the two gets the higher probability.
+    """
+    si = np.array([examples[i].source == "stereoimmigrants" for i in idx])
+    if not si.any():
+        return {}
+    gold = np.array([examples[i].group for i in idx])[si]
+    z = logits[si]
+    pred = np.array([group.classes[i] for i in z.argmax(axis=1)])
+    vt = (gold == "victim") | (gold == "threat")
+    v, t = group.classes.index("victim"), group.classes.index("threat")
+    vt_pred = np.where(z[vt, v] > z[vt, t], "victim", "threat")
+    return {
+        "stereotype_accuracy": round(float(np.mean((pred != "none") == (gold != "none"))), 4),
+        "victim_vs_threat_accuracy": round(float(np.mean(vt_pred == gold[vt])), 4),
+    }
+
+
+def _seed_fit(heads: Heads, x: np.ndarray, examples: Sequence[Example]) -> dict[str, Any]:
+    """In-sample figures of the final heads on the seeds: what the gate recomputes at test
+    time with the live encoder, to catch drift between training and running."""
+    idx = np.array([i for i, e in enumerate(examples) if e.source == "seed"], dtype=int)
+    codes = list(heads.frames)
+    probs = np.stack([heads.frames[c].predict(x[idx]) for c in codes], axis=1)
+    pred = probs >= np.array([heads.frames[c].threshold for c in codes])
+    gold = np.array([[c in (examples[i].labels or ()) for c in codes] for i in idx])
+    per_label = label_scores(gold, pred, np.ones_like(gold), codes)
+    return {"examples": len(idx), "fine_macro_f1": round(macro_f1(per_label), 4)}
+
+
+def save_cv(cv: dict[str, Any], folder: Path) -> Path:
+    """Write cv.json next to heads.json."""
+    path = folder / CV_FILE
+    path.write_text(json.dumps(cv, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
 
 
 def _slug(text: str) -> str:
@@ -293,8 +352,28 @@ def _meta(examples: Sequence[Example]) -> dict[str, Any]:
     return {
         "trained_at": datetime.now(UTC).strftime("%Y-%m-%d"),
         "command": "make heads  (framewatch train --out models/heads)",
+        "data_digest": digest(examples),
         "examples": dict(sorted(counts.items())),
-        "method": "logistic regression (standardised; C from a grid by out-of-fold log-loss) "
-        "per head on frozen e5 'query:' embeddings; threshold = max out-of-fold F1 "
-        f"(StratifiedGroupKFold, 5), frames raised to sentence FPR <= {MAX_SENTENCE_FPR}",
+        "method": "logistic regression per head on frozen e5 'query:' embeddings "
+        "(standardised; C by out-of-fold log-loss), Platt-calibrated out of fold; sentence "
+        "threshold = best out-of-fold F1; article threshold = best F0.5 of the noisy-or of the "
+        f"{TOP_K} best sentences on training documents; group head multinomial, "
+        f"temperature-calibrated (StratifiedGroupKFold, {FOLDS})",
+    }
+
+
+def headline(cv: dict[str, Any]) -> dict[str, Any]:
+    """The figures the issue's targets and the evaluation gate are about."""
+    dev, seeds = cv.get("dev", {}), cv.get("seeds", {})
+    return {
+        "dev_group_macro_f1": dev.get("group_macro_f1"),
+        "dev_fine_macro_f1": dev.get("fine_macro_f1"),
+        "dev_ece": dev.get("ece"),
+        "seed_group_macro_f1": seeds.get("all", {}).get("group_macro_f1"),
+        "seed_fine_macro_f1": seeds.get("all", {}).get("fine_macro_f1"),
+        "seed_worst_to_best_language": seeds.get("worst_to_best_fine_macro_f1"),
+        "article_macro_f1": cv.get("articles", {}).get("macro_f1"),
+        "migration_f1": cv.get("migration", {}).get("f1"),
+        "hostile_f1": cv.get("hostile", {}).get("f1"),
+        **cv.get("stereo", {}),
     }

@@ -28,7 +28,8 @@ def read_documents(path: Path) -> list[Document]:
 
 
 def framing_json(f: Framing) -> dict[str, Any]:
-    """The output line of one framing (evidence for assigned labels only)."""
+    """The output line of one framing: evidence (with the words that carry the frame) for
+    assigned labels only, lexicon hits and quotations with their speakers."""
     return {
         "id": f.article_id,
         "lang": f.lang,
@@ -39,10 +40,27 @@ def framing_json(f: Framing) -> dict[str, Any]:
         "group": f.group,
         "hostile": round(f.hostile, 4),
         "evidence": [
-            {"label": e.label, "start": e.start, "end": e.end, "text": e.text}
+            {
+                "label": e.label,
+                "score": e.score,
+                "start": e.start,
+                "end": e.end,
+                "text": e.text,
+                "cues": [
+                    {
+                        "text": c.text,
+                        "start": c.start,
+                        "end": c.end,
+                        "weight": c.weight,
+                        "source": c.source,
+                    }
+                    for c in e.cues
+                ],
+            }
             for e in f.evidence
             if e.label in f.labels
         ],
+        "evidence_counts": {k: v for k, v in f.evidence_counts.items() if k in f.labels},
         "terms": [
             {
                 "kind": t.kind,
@@ -54,6 +72,16 @@ def framing_json(f: Framing) -> dict[str, Any]:
             }
             for t in f.terms
             if t.kind != "migration_term"
+        ],
+        "quotes": [
+            {
+                "text": q.text,
+                "start": q.start,
+                "end": q.end,
+                "speaker": q.speaker,
+                "speaker_category": q.speaker_category,
+            }
+            for q in f.quotes
         ],
         "model_version": f.model_version,
     }

@@ -166,31 +166,119 @@ def _print_rows(columns: list[str], rows: list[tuple[object, ...]], fmt: str) ->
 
 @app.command()
 def train(
-    out: Annotated[Path, typer.Option(help="folder for heads.json")] = Path("models/heads"),
+    out: Annotated[Path, typer.Option(help="folder for heads.json and cv.json")] = Path(
+        "models/heads"
+    ),
     dev: Annotated[Path, typer.Option(help="development data")] = Path("../shared/data/dev"),
+    annotations: Annotated[
+        bool, typer.Option(help="also train on reviewers' corrections in the database")
+    ] = True,
 ) -> None:
-    """Train the classifier heads from seeds and the development data.
+    """Train the classifier heads (seeds, development data, reviewers' corrections) and
+    write their cross-validated figures to cv.json.
 
     Example: framewatch train --out models/heads --dev ../shared/data/dev
     """
+    from models.data import load_training_data
     from models.heads import save_heads
-    from models.train import load_training_data, train_heads
+    from models.train import save_cv, train_heads
     from pipeline.progress import Progress
     from pipeline.runtime import load_encoder
 
     settings = _settings()
-    examples = load_training_data(dev)
+    examples = load_training_data(dev, settings.db if annotations else None)
     encoder = load_encoder(settings)
     with Progress(console).step("embed", total=len(examples)) as tick:
-        heads = train_heads(encoder, examples, settings.model_cache, tick)
-    path = save_heads(heads, out)
-    for name, head in [
-        *heads.frames.items(),
-        ("migration", heads.migration),
-        ("hostile", heads.hostile),
-    ]:
-        console.print(f"{name:<24} threshold {head.threshold:.3f}  cv {head.metrics}")
-    console.print(f"wrote {path}")
+        trained = train_heads(encoder, examples, settings.model_cache, tick)
+    path = save_heads(trained.heads, out)
+    cv = save_cv(trained.cv, out)
+    for line in cv_lines(trained.cv):
+        console.print(line)
+    console.print(f"wrote {path} and {cv}")
+
+
+def cv_lines(cv: dict[str, object]) -> list[str]:
+    """The headline cross-validated figures of a training run."""
+    from models.train import headline
+
+    return [f"{k}: {v}" for k, v in headline(cv).items()]
+
+
+@app.command(name="eval")
+def evaluate(
+    dataset: Annotated[Path, typer.Option("--dataset", help="labelled JSONL")],
+    unit: Annotated[str, typer.Option(help="sentence or article")] = "sentence",
+    heads: Annotated[Path | None, typer.Option(help="heads folder (default: bundled)")] = None,
+) -> None:
+    """Measure the classifier on a labelled dataset: precision, recall and F1 per label and
+    group, macro-F1 per language, a group confusion table and the calibration error. The
+    last line is a JSON summary.
+
+    Lines: {"id","text","lang","group","labels"} and/or {"id","text","lang","hostile"}.
+    Example: framewatch eval --dataset ../shared/data/dev/stereoimmigrants_train.jsonl
+    """
+    from models.data import load_dataset
+    from models.evaluate import evaluate as run_eval
+    from models.evaluate import format_report, summary
+    from pipeline.runtime import load_classifier
+
+    if unit not in ("sentence", "article"):
+        raise typer.BadParameter("unit must be sentence or article")
+    settings = _settings(heads=str(heads) if heads else None)
+    report = run_eval(load_classifier(settings), load_dataset(dataset), unit)
+    for line in format_report(report):
+        sys.stdout.write(line + "\n")
+    sys.stdout.write(json.dumps(summary(report), ensure_ascii=False) + "\n")
+
+
+@app.command()
+def annotate(
+    file: Annotated[Path, typer.Argument(help="JSONL corrections, dataset format + reviewer")],
+    reviewer: Annotated[str, typer.Option(help="who reviewed (when lines do not say)")] = "",
+) -> None:
+    """Import reviewers' corrections into the database; the next `framewatch train` learns
+    from them. Lines: {"id","text","lang","group","labels","hostile","migration",
+    "article_id","reviewer","note"}; fields a reviewer did not judge are left out.
+
+    Example: framewatch annotate corrections.jsonl --reviewer anna
+    """
+    from pipeline.annotations import read_annotations
+    from pipeline.store import add_annotations, open_store
+
+    notes = read_annotations(file, reviewer)
+    with open_store(_settings().db) as con:
+        n = add_annotations(con, notes)
+    console.print(f"imported {n} corrections into {_settings().db}")
+
+
+@app.command()
+def finetune(
+    out: Annotated[Path, typer.Option(help="folder for the fine-tuned encoder")],
+    dev: Annotated[Path, typer.Option(help="development data")] = Path("../shared/data/dev"),
+    epochs: Annotated[int, typer.Option(help="passes over the data")] = 3,
+    batch_size: Annotated[int, typer.Option(help="examples per step")] = 16,
+    max_examples: Annotated[
+        int | None, typer.Option(help="use only the first N (smoke test)")
+    ] = None,
+) -> None:
+    """Fine-tune the encoder on the frame, group and hostility data (use a GPU: on a 2-core
+    CPU this takes hours). Then point FRAMEWATCH_ENCODER at OUT and run `framewatch train`
+    so the heads, thresholds and cv.json are made for the new encoder.
+
+    Example: framewatch finetune --out ~/framewatch-e5-ft --epochs 3
+    """
+    from models.data import load_training_data
+    from models.fine_tune import FineTuneConfig, fine_tune
+
+    settings = _settings()
+    examples = load_training_data(dev, settings.db)[:max_examples]
+    config = FineTuneConfig(epochs=epochs, batch_size=batch_size)
+    result = fine_tune(settings, examples, out, config)
+    console.print(
+        f"fine-tuned on {result.examples} examples, {result.steps} steps, "
+        f"{result.seconds:.0f} s on {result.device}: {out}"
+    )
+    console.print(f"next: FRAMEWATCH_ENCODER={out} framewatch train --out {out}/heads")
 
 
 @app.command()

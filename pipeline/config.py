@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +32,11 @@ class Settings(BaseSettings):
     encoder: str = Field("e5-small", description="'e5-small' (bundled), a folder or a HF id")
     allow_download: bool = Field(False, description="let a HF model id download weights")
     device: str | None = Field(None, description="torch device; default cuda when present")
+    backend: Literal["auto", "onnx", "torch"] = Field(
+        "auto",
+        description="encoder backend: torch (float32), onnx (int8, CPU) or auto (torch on a GPU,"
+        " else onnx); embeddings differ slightly, heads stay valid for both",
+    )
     heads: Path | None = Field(None, description="classifier heads folder (default: bundled)")
     user_agent: str = Field(
         "framewatch/0.1 (+https://github.com/framewatch/framewatch; media monitoring research)",

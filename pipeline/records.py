@@ -173,3 +173,24 @@ class Framing:
     terms: tuple[TermHit, ...] = field(default=())
     quotes: tuple[Quote, ...] = field(default=())
     model_version: str = ""
+    # per label: sentences whose own probability passed the label's sentence threshold
+    evidence_counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """A reviewer's correction of one text: training data for the next ``framewatch train``.
+
+    None means "not judged": a reviewer may correct only the frames, or only hostility.
+    """
+
+    id: str
+    reviewer: str
+    text: str
+    lang: str
+    article_id: str | None = None
+    migration: bool | None = None
+    group: str | None = None
+    labels: tuple[str, ...] | None = None
+    hostile: bool | None = None
+    note: str = ""

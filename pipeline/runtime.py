@@ -26,18 +26,26 @@ def prefect_defaults() -> None:
 
 
 def load_encoder(settings: Settings) -> Encoder:
-    """The configured encoder (bundled e5-small is built into the model cache once)."""
+    """The configured encoder (bundled e5-small and its ONNX graph are built once)."""
     return _encoder(
-        settings.encoder, str(settings.model_cache), settings.device, settings.allow_download
+        settings.encoder,
+        str(settings.model_cache),
+        settings.device,
+        settings.allow_download,
+        settings.backend,
     )
 
 
 @lru_cache(maxsize=2)
-def _encoder(model: str, cache: str, device: str | None, allow_download: bool) -> Encoder:
+def _encoder(
+    model: str, cache: str, device: str | None, allow_download: bool, backend: str
+) -> Encoder:
     """Cached per configuration: loading weights takes seconds."""
     from pathlib import Path
 
-    return Encoder.load(model, Path(cache), device=device, allow_download=allow_download)
+    return Encoder.load(
+        model, Path(cache), device=device, allow_download=allow_download, backend=backend
+    )
 
 
 def load_classifier(settings: Settings) -> Classifier:

@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from pipeline.records import Article, FetchOutcome, Framing, Source
+from pipeline.records import Annotation, Article, Evidence, FetchOutcome, Framing, Source
 from pipeline.urls import canonical_url
 
 log = logging.getLogger(__name__)
@@ -139,6 +139,35 @@ def _write(con: duckdb.DuckDBPyConnection, sql: str, rows: list[dict[str, Any]])
     con.register("batch", batch)
     try:
         con.execute(sql)
+    finally:
+        con.unregister("batch")
+
+
+def add_annotations(con: duckdb.DuckDBPyConnection, notes: Sequence[Annotation]) -> int:
+    """Insert or replace reviewers' corrections (the id decides); return how many."""
+    rows = [
+        {
+            **asdict(a),
+            "frame_group": a.group,
+            "labels": None if a.labels is None else list(a.labels),
+            "created_at": _now(),
+        }
+        for a in notes
+    ]
+    for row in rows:
+        row.pop("group")
+    with transaction(con):
+        _write(con, "INSERT OR REPLACE INTO annotations BY NAME SELECT * FROM batch", rows)
+    return len(rows)
+
+
+def _write_table(con: duckdb.DuckDBPyConnection, table: str, batch: pa.Table) -> None:
+    """Append an Arrow table with an explicit schema (nested columns need one)."""
+    if batch.num_rows == 0:
+        return
+    con.register("batch", batch)
+    try:
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM batch")
     finally:
         con.unregister("batch")
 
@@ -332,10 +361,12 @@ def save_framings(con: duckdb.DuckDBPyConnection, framings: Sequence[Framing]) -
     ids = [f.article_id for f in framings]
     now = _now()
     with transaction(con):
-        con.execute("DELETE FROM article_frames WHERE article_id IN ?", [ids])
-        con.execute("DELETE FROM article_terms WHERE article_id IN ?", [ids])
-        _write(con, "INSERT INTO article_frames SELECT * FROM batch", _frame_rows(framings))
-        _write(con, "INSERT INTO article_terms SELECT * FROM batch", _term_rows(framings))
+        for table in ("article_frames", "article_terms", "article_evidence", "article_quotes"):
+            con.execute(f"DELETE FROM {table} WHERE article_id IN ?", [ids])
+        _write(con, "INSERT INTO article_frames BY NAME SELECT * FROM batch", _frame_rows(framings))
+        _write(con, "INSERT INTO article_terms BY NAME SELECT * FROM batch", _term_rows(framings))
+        _write_table(con, "article_evidence", _evidence_table(framings))
+        _write(con, "INSERT INTO article_quotes BY NAME SELECT * FROM batch", _quote_rows(framings))
         _write(
             con,
             _ARTICLE_UPDATE,
@@ -366,7 +397,9 @@ def _frame_rows(framings: Sequence[Framing]) -> list[dict[str, Any]]:
     """One row per (article, label): the score, the decision and the best evidence."""
     rows = []
     for f in framings:
-        best = {e.label: e for e in f.evidence}
+        best: dict[str, Evidence] = {}
+        for e in f.evidence:
+            best.setdefault(e.label, e)  # evidence comes best first per label
         for label, score in f.frames.items():
             ev = best.get(label)
             rows.append(
@@ -379,9 +412,88 @@ def _frame_rows(framings: Sequence[Framing]) -> list[dict[str, Any]]:
                     "start_char": ev.start if ev else None,
                     "end_char": ev.end if ev else None,
                     "model_version": f.model_version,
+                    "evidence_count": f.evidence_counts.get(label),
                 }
             )
     return rows
+
+
+_CUE = pa.struct(
+    [
+        ("word", pa.string()),
+        ("start_char", pa.int32()),
+        ("end_char", pa.int32()),
+        ("weight", pa.float64()),
+        ("source", pa.string()),
+    ]
+)
+_EVIDENCE_SCHEMA = pa.schema(
+    [
+        ("article_id", pa.string()),
+        ("frame", pa.string()),
+        ("rank", pa.int32()),
+        ("score", pa.float64()),
+        ("sentence", pa.string()),
+        ("start_char", pa.int32()),
+        ("end_char", pa.int32()),
+        ("cues", pa.list_(_CUE)),
+        ("model_version", pa.string()),
+    ]
+)
+
+
+def _evidence_table(framings: Sequence[Framing]) -> pa.Table:
+    """All evidence sentences, ranked per (article, label), with their cues."""
+    rows = []
+    for f in framings:
+        rank: dict[str, int] = {}
+        for e in f.evidence:
+            rank[e.label] = rank.get(e.label, 0) + 1
+            cues = [
+                {
+                    "word": c.text,
+                    "start_char": c.start,
+                    "end_char": c.end,
+                    "weight": c.weight,
+                    "source": c.source,
+                }
+                for c in e.cues
+            ]
+            rows.append(
+                {
+                    "article_id": f.article_id,
+                    "frame": e.label,
+                    "rank": rank[e.label],
+                    "score": e.score,
+                    "sentence": e.text,
+                    "start_char": e.start,
+                    "end_char": e.end,
+                    "cues": cues,
+                    "model_version": f.model_version,
+                }
+            )
+    return pa.Table.from_pylist(rows, schema=_EVIDENCE_SCHEMA)
+
+
+def _quote_rows(framings: Sequence[Framing]) -> list[dict[str, Any]]:
+    """One row per quotation."""
+    return [
+        {
+            "article_id": f.article_id,
+            "quote_index": i,
+            "quote": q.text,
+            "start_char": q.start,
+            "end_char": q.end,
+            "speaker": q.speaker,
+            "speaker_start": q.speaker_start if q.speaker_start >= 0 else None,
+            "speaker_end": q.speaker_end if q.speaker_end >= 0 else None,
+            "speaker_category": q.speaker_category,
+            "cue": q.cue,
+            "model_version": f.model_version,
+        }
+        for f in framings
+        for i, q in enumerate(f.quotes)
+    ]
 
 
 def _term_rows(framings: Sequence[Framing]) -> list[dict[str, Any]]:

@@ -59,6 +59,8 @@ OUTPUT_KEYS = {
     "hostile",
     "evidence",
     "terms",
+    "quotes",
+    "evidence_counts",
     "model_version",
 }
 
@@ -72,8 +74,14 @@ def check_evidence(f: Framing, doc: Document) -> None:
     for e in f.evidence:
         assert doc.text[e.start : e.end] == e.text, e
         assert e.text.strip()
+        for c in e.cues:
+            assert doc.text[c.start : c.end] == c.text, c
+            assert e.start <= c.start < c.end <= e.end
+            assert 0 < c.weight <= 1 and c.source in ("attribution", "lexicon")
     for t in f.terms:
         assert doc.text[t.start : t.end] == t.text, t
+    for q in f.quotes:
+        assert doc.text[q.start : q.end] == q.text, q
 
 
 def test_threat_framed_german_crime_story(framings: dict[str, Framing]) -> None:
@@ -83,10 +91,18 @@ def test_threat_framed_german_crime_story(framings: dict[str, Framing]) -> None:
     assert threat, f.labels
     assert f.group == "threat"
     check_evidence(f, THREAT_DE)
-    evidence = {e.label: e for e in f.evidence}
+    best: dict[str, list] = {}
+    for e in f.evidence:
+        best.setdefault(e.label, []).append(e)
     for label in threat:
-        assert evidence[label].end > evidence[label].start
-        assert evidence[label].score == f.frames[label]
+        first = best[label][0]
+        assert first.end > first.start
+        # the article probability (noisy-or) is at least its best sentence's probability
+        assert first.score <= f.frames[label] + 1e-4
+        scores = [e.score for e in best[label]]
+        assert scores == sorted(scores, reverse=True)
+        assert first.cues, "an assigned label names the words that carry it"
+        assert f.evidence_counts[label] >= 1
     assert {t.kind for t in f.terms} >= {"migration_term"}
 
 

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline import store
-from pipeline.records import Article, Evidence, Framing, Source, TermHit
+from pipeline.records import Article, Cue, Evidence, Framing, Quote, Source, TermHit
 
 SOURCE = Source("s1", "Outlet", "Oberhausen", "DE", "de", feeds=("http://x/rss",))
 
@@ -65,10 +65,40 @@ def test_framings_round_trip_and_views(db: duckdb.DuckDBPyConnection) -> None:
         terms=(TermHit("metaphor", "welle", 3, 8, "Welle", "water"),),
         model_version="m1",
     )
+    framing = Framing(
+        **{
+            **framing.__dict__,
+            "evidence": (
+                Evidence(
+                    "threat_public_order",
+                    0.8,
+                    0,
+                    10,
+                    "Ein Text ü",
+                    (Cue(4, 8, "Text", 0.6, "attribution"),),
+                ),
+                Evidence("threat_public_order", 0.5, 11, 20, "Zweiter S"),
+            ),
+            "quotes": (Quote(0, 8, "Ein Text", "Polizei", 11, 18, "police", "sagte"),),
+            "evidence_counts": {"threat_public_order": 2, "hero_integration": 0},
+        }
+    )
     store.save_framings(db, [framing])
     store.save_framings(db, [framing])  # replacing, not appending
     assert db.execute("SELECT count(*) FROM article_frames").fetchone() == (2,)
     assert db.execute("SELECT count(*) FROM article_terms").fetchone() == (1,)
+    frame = db.execute(
+        "SELECT evidence, evidence_count FROM article_frames WHERE frame = 'threat_public_order'"
+    ).fetchall()
+    assert frame == [("Ein Text ü", 2)]  # the best sentence, not the runner-up
+    evidence = db.execute("SELECT rank, score, cues FROM article_evidence ORDER BY rank").fetchall()
+    assert [(r, s) for r, s, _ in evidence] == [(1, 0.8), (2, 0.5)]
+    assert evidence[0][2] == [
+        {"word": "Text", "start_char": 4, "end_char": 8, "weight": 0.6, "source": "attribution"}
+    ]
+    assert evidence[1][2] == []
+    voices = db.execute("SELECT speaker_category, quotes FROM article_voices").fetchall()
+    assert voices == [("police", 1)]
     week = db.execute("SELECT week, city, frame, articles, share FROM weekly_frames").fetchall()
     assert week == [("2026-W47", "Oberhausen", "threat_public_order", 1, 1.0)]
     assert store.articles_to_classify(db, "m1") == []
