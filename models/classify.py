@@ -30,16 +30,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from spacy.tokens import Doc
 
-from models.encoder import Encoder
+from models.encoder import Encoder, TokenStates
 from models.explain import attribution_cues, lexicon_cues
-from models.fit import TOP_K
+from models.fit import TOP_K, noisy_or
 from models.heads import Heads, sigmoid
 from models.labels import load_labels
 from models.lexicon import get_lexicon
-from models.nlp import SUPPORTED, Sentence, get_nlp, parse, sentences_of
+from models.nlp import SUPPORTED, Sentence, parse, sentences_of, stop_words
 from models.voice import find_quotes
-from pipeline.records import Cue, Document, Evidence, Framing, Quote, TermHit
+from pipeline.records import Cue, Document, Evidence, Framing, TermHit
 
 LEAD_SENTENCES = 2
 # Sentence embedding is the costly step, so it runs only for articles whose lead looks
@@ -62,7 +63,7 @@ class _Parsed:
     sentences: tuple[Sentence, ...]
     terms: tuple[TermHit, ...]
     lead: str
-    quotes: tuple[Quote, ...]
+    paragraphs: list[tuple[int, Doc]]
 
     @property
     def migration_terms(self) -> int:
@@ -134,8 +135,7 @@ class Classifier:
         sentences = tuple(sentences_of(parsed))
         terms = tuple(get_lexicon(lang).match_parsed(parsed)) if lang != "xx" else ()
         lead = " ".join([doc.title] + [s.text for s in sentences[:LEAD_SENTENCES]]).strip()
-        quotes = tuple(find_quotes(text, lang, parsed))
-        return _Parsed(doc, lang, sentences, terms, lead or text[:500], quotes)
+        return _Parsed(doc, lang, sentences, terms, lead or text[:500], parsed)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Encoder embeddings with the 'query: ' prefix the heads were trained with."""
@@ -171,7 +171,10 @@ class Classifier:
             hostile=hostile,
             evidence=decision.evidence if decision else (),
             terms=p.terms,
-            quotes=p.quotes,
+            # voice is reported for migration articles only (the article_voices view)
+            quotes=tuple(find_quotes(p.doc.text[:MAX_CHARS], p.nlp_lang, p.paragraphs))
+            if migration
+            else (),
             model_version=self.version,
             evidence_counts=decision.counts if decision else {},
         )
@@ -186,8 +189,7 @@ class Classifier:
         if len(sent_x) == 0:
             return _Decision({c: 0.0 for c in self.codes}, (), (), {})
         probs = self.sentence_probabilities(sent_x)
-        top = np.sort(probs, axis=0)[-TOP_K:]
-        article = 1.0 - np.prod(1.0 - top, axis=0)  # noisy-or of the best TOP_K sentences
+        article = noisy_or(probs)  # per label, over its best TOP_K sentences
         counts = (probs >= self.thresholds).sum(axis=0)
         frames = {c: round(float(v), 4) for c, v in zip(self.codes, article, strict=True)}
         labels = tuple(
@@ -195,39 +197,48 @@ class Classifier:
             for j, c in enumerate(self.codes)
             if article[j] >= self.article_thresholds[j] and counts[j] >= MIN_EVIDENCE
         )
+        picked = [(j, i) for j in range(len(self.codes)) for i in self._best_rows(probs, j)]
+        states = self._token_states(p, rows, {i for j, i in picked if self.codes[j] in labels})
         evidence = tuple(
-            ev
-            for j, c in enumerate(self.codes)
-            for ev in self._evidence(p, c, j, probs, rows, labels)
+            self._evidence(p, j, i, probs, rows, states if self.codes[j] in labels else {})
+            for j, i in picked
         )
         return _Decision(
             frames, labels, evidence, {c: int(n) for c, n in zip(self.codes, counts, strict=True)}
         )
 
+    def _best_rows(self, probs: np.ndarray, j: int) -> list[int]:
+        """The best sentence of a label, plus its runner-up when that passes too."""
+        order = np.argsort(-probs[:, j], kind="stable")[:TOP_K]
+        return [int(order[0])] + [int(i) for i in order[1:] if probs[i, j] >= self.thresholds[j]]
+
+    def _token_states(
+        self, p: _Parsed, rows: np.ndarray, needed: set[int]
+    ) -> dict[int, TokenStates]:
+        """Token states of the evidence sentences of assigned labels: one encoder batch."""
+        keys = sorted(needed)
+        texts = [p.sentences[rows[i]].text for i in keys]
+        return dict(zip(keys, self.encoder.encode_tokens(texts, kind="query"), strict=True))
+
     def _evidence(
         self,
         p: _Parsed,
-        code: str,
         j: int,
+        i: int,
         probs: np.ndarray,
         rows: np.ndarray,
-        labels: tuple[str, ...],
-    ) -> list[Evidence]:
-        """The best sentence of a label, plus its runner-up when that passes too; with cues
-        (the words carrying the frame) for assigned labels."""
-        order = np.argsort(-probs[:, j], kind="stable")[:TOP_K]
-        picked = [order[0]] + [i for i in order[1:] if probs[i, j] >= self.thresholds[j]]
-        out = []
-        for i in picked:
-            s = p.sentences[rows[i]]
-            cues = self._cues(p, s, j) if code in labels else ()
-            out.append(Evidence(code, round(float(probs[i, j]), 4), s.start, s.end, s.text, cues))
-        return out
+        states: dict[int, TokenStates],
+    ) -> Evidence:
+        """One evidence sentence; with the words that carry the frame when token states are
+        given (the label was assigned)."""
+        s = p.sentences[rows[i]]
+        cues = self._cues(p, s, j, states[i]) if i in states else ()
+        return Evidence(self.codes[j], round(float(probs[i, j]), 4), s.start, s.end, s.text, cues)
 
-    def _cues(self, p: _Parsed, s: Sentence, j: int) -> tuple[Cue, ...]:
+    def _cues(self, p: _Parsed, s: Sentence, j: int, states: TokenStates) -> tuple[Cue, ...]:
         """Lexicon hits and attributed words of one evidence sentence."""
-        states = self.encoder.encode_tokens([s.text], kind="query")[0]
         found = lexicon_cues(p.terms, s.start, s.end)
-        stops = frozenset(get_nlp(p.nlp_lang).Defaults.stop_words)
-        found += attribution_cues(s.text, s.start, states, self.weights[:, j], stops)
+        found += attribution_cues(
+            s.text, s.start, states, self.weights[:, j], stop_words(p.nlp_lang)
+        )
         return tuple(sorted(set(found), key=lambda c: (c.start, c.source)))

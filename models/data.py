@@ -55,7 +55,8 @@ def example_from_row(row: dict[str, Any], source: str) -> Example:
     """An Example from a dataset line (the ``framewatch eval`` format, seeds, annotations).
 
     Lines carry ``{"id","text","lang","group","labels"}`` and/or ``{"hostile"}``; optional
-    ``labels_any`` (any one counts), ``migration`` and ``doc_id`` (the CV group).
+    ``labels_any`` (alternatives: left out of training and scoring for that line, neither
+    positive nor negative), ``migration`` and ``doc_id`` (the CV group).
     """
     labels = row.get("labels")
     group = row.get("group")
@@ -69,7 +70,8 @@ def example_from_row(row: dict[str, Any], source: str) -> Example:
         lang=str(row.get("lang") or "xx"),
         source=source,
         group_id=f"{source}-{row.get('doc_id', row['id'])}",
-        labels=None if labels is None and group is None else tuple(labels or ()),
+        # Frames are judged when labels are given, or when the group says "no frame".
+        labels=tuple(labels) if labels is not None else (() if group == "none" else None),
         unsure=tuple(row.get("labels_any") or ()),
         group=None if group is None else str(group),
         migration=None if migration is None else bool(migration),

@@ -1,7 +1,7 @@
 """``framewatch eval``: the classifier against a labelled JSONL dataset.
 
-Lines are ``{"id","text","lang","group","labels"}`` (frames; optional ``labels_any``: any
-one of them counts, so those labels are left out of that line's scoring) and/or
+Lines are ``{"id","text","lang","group","labels"}`` (frames; optional ``labels_any``:
+alternatives, left out of that line's scoring, as in training) and/or
 ``{"id","text","lang","hostile"}``; ``migration`` is scored when present. A line is scored
 as one sentence (the heads' sentence thresholds; the group from the group head) or, with
 ``unit="article"``, as a whole article through the full classifier (the article rule,

@@ -4,7 +4,7 @@ Every choice a head makes (C, the Platt calibration, the sentence threshold, the
 threshold) is made on out-of-fold predictions of the training data, grouped so that no
 source document (a parliamentary speech, a seed) sits on both sides of a fold. The
 out-of-fold predictions are returned too: they are the cross-validation figures that the
-evaluation gate pins (models/cv.json).
+evaluation gate pins (models/heads/cv.json).
 """
 
 from __future__ import annotations
@@ -41,10 +41,17 @@ ARTICLE_BETA = 0.5
 
 @dataclass(frozen=True)
 class Fitted:
-    """A fitted head and its cross-validated (out-of-fold, calibrated) probabilities."""
+    """A fitted head and its cross-validated figures' raw material.
+
+    ``oof``: calibrated out-of-fold probabilities. ``pred``: out-of-fold decisions, each
+    fold's threshold chosen on the other folds only, so reported figures are not flattered
+    by choosing and scoring a threshold on the same predictions.
+    """
 
     head: Head
     oof: np.ndarray
+    pred: np.ndarray
+    splits: list[tuple[np.ndarray, np.ndarray]]
 
 
 def fit_linear(x: np.ndarray, y: np.ndarray, c: float, balanced: bool) -> tuple[np.ndarray, float]:
@@ -57,7 +64,7 @@ def fit_linear(x: np.ndarray, y: np.ndarray, c: float, balanced: bool) -> tuple[
 
 
 def folds(y: np.ndarray, groups: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The grouped, stratified folds every head of a run shares (fixed seed)."""
+    """Grouped, stratified folds of one head's examples (fixed seed, so reproducible)."""
     splitter = StratifiedGroupKFold(n_splits=FOLDS, shuffle=True, random_state=0)
     return list(splitter.split(np.zeros(len(y)), y, groups))
 
@@ -116,6 +123,16 @@ def best_threshold(y: np.ndarray, p: np.ndarray, beta: float = 1.0) -> float:
     return float(max(THRESHOLD_GRID, key=lambda t: (f_beta(y, p >= t, beta), t)))
 
 
+def crossfit_decisions(
+    y: np.ndarray, p: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]]
+) -> np.ndarray:
+    """Out-of-fold decisions with each fold's threshold chosen on the other folds."""
+    out = np.zeros(len(y), dtype=bool)
+    for train_idx, test_idx in splits:
+        out[test_idx] = p[test_idx] >= best_threshold(y[train_idx], p[train_idx])
+    return out
+
+
 def fit_head(
     name: str, x: np.ndarray, y: np.ndarray, groups: Sequence[str], balanced: bool = False
 ) -> Fitted:
@@ -126,22 +143,26 @@ def fit_head(
     a, b = platt(runs[c], y)
     oof = crossfit_calibrated(runs[c], y, splits)
     threshold = best_threshold(y.astype(bool), oof)
+    pred = crossfit_decisions(y.astype(bool), oof, splits)
     coef, intercept = fit_linear(x, y, c, balanced)
     metrics = {
-        **scores(y.astype(bool), oof >= threshold).as_dict(),
+        **scores(y.astype(bool), pred).as_dict(),
         "C": c,
         "examples": len(y),
-        "cv": f"out-of-fold, {FOLDS} grouped folds, calibrated across folds",
+        "cv": f"{FOLDS} grouped folds; calibration and threshold of each fold from the others",
     }
-    return Fitted(Head(name, coef, intercept, threshold, metrics, (a, b)), oof)
+    return Fitted(Head(name, coef, intercept, threshold, metrics, (a, b)), oof, pred, splits)
 
 
-def noisy_or(probs: np.ndarray, k: int = TOP_K) -> float:
-    """P(at least one of the k best sentences carries the label), sentences independent."""
-    if probs.size == 0:
-        return 0.0
-    top = np.sort(probs)[-k:]
-    return float(1.0 - np.prod(1.0 - top))
+def noisy_or(probs: np.ndarray, k: int = TOP_K) -> np.ndarray:
+    """P(at least one of the k best sentences carries the label), sentences independent.
+
+    ``probs`` is [sentences] or [sentences, labels]; the result has one value per label.
+    """
+    if probs.shape[0] == 0:
+        return np.zeros(probs.shape[1:])
+    top = np.sort(probs, axis=0)[-k:]
+    return np.asarray(1.0 - np.prod(1.0 - top, axis=0))
 
 
 def document_scores(
@@ -152,7 +173,7 @@ def document_scores(
     for i, d in enumerate(doc_ids):
         index.setdefault(d, []).append(i)
     rows = list(index.values())
-    score = np.array([noisy_or(oof[r]) for r in rows])
+    score = np.array([float(noisy_or(oof[r])) for r in rows])
     gold = np.array([bool(y[r].any()) for r in rows])
     return score, gold, np.array([len(r) for r in rows])
 
@@ -169,6 +190,38 @@ def article_threshold(oof: np.ndarray, y: np.ndarray, doc_ids: Sequence[str]) ->
     if gold[multi].sum() >= MIN_DOC_POSITIVES:
         score, gold = score[multi], gold[multi]
     return max(best_threshold(gold, score, ARTICLE_BETA), fpr_floor(y.astype(bool), oof))
+
+
+@dataclass(frozen=True)
+class DocumentFigures:
+    """Out-of-fold document decisions of the article rule, for the CV report."""
+
+    gold: np.ndarray
+    score: np.ndarray
+    pred: np.ndarray
+    multi: np.ndarray  # documents with more than one sentence
+
+
+def crossfit_documents(
+    oof: np.ndarray,
+    y: np.ndarray,
+    doc_ids: Sequence[str],
+    splits: list[tuple[np.ndarray, np.ndarray]],
+) -> DocumentFigures:
+    """The article rule as it runs (noisy-or >= article threshold AND one sentence passing
+    the sentence threshold), each fold's thresholds chosen on the other folds."""
+    docs = np.asarray(doc_ids)
+    parts: list[tuple[np.ndarray, ...]] = []
+    for train_idx, test_idx in splits:
+        t_sentence = best_threshold(y[train_idx], oof[train_idx])
+        t_article = article_threshold(oof[train_idx], y[train_idx], list(docs[train_idx]))
+        score, gold, size = document_scores(oof[test_idx], y[test_idx], list(docs[test_idx]))
+        evidence = document_scores(
+            (oof[test_idx] >= t_sentence).astype(float), y[test_idx], list(docs[test_idx])
+        )[0]
+        parts.append((gold, score, (score >= t_article) & (evidence > 0), size > 1))
+    gold, score, pred, multi = (np.concatenate([p[i] for p in parts]) for i in range(4))
+    return DocumentFigures(gold, score, pred, multi)
 
 
 def fpr_floor(y: np.ndarray, p: np.ndarray, max_fpr: float = MAX_SENTENCE_FPR) -> float:

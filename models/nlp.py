@@ -98,3 +98,9 @@ def sentences_of(parsed: list[tuple[int, Doc]]) -> list[Sentence]:
 def split_sentences(text: str, lang: str) -> list[Sentence]:
     """Sentences of a text, never crossing a paragraph break, with offsets into ``text``."""
     return sentences_of(parse(text, lang))
+
+
+@cache
+def stop_words(lang: str) -> frozenset[str]:
+    """The language's spaCy stop words (built once per language)."""
+    return frozenset(get_nlp(lang).Defaults.stop_words)

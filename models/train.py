@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from models.fit import (
     TOP_K,
     Fitted,
     article_threshold,
-    document_scores,
+    crossfit_documents,
     fit_group,
     fit_head,
 )
@@ -123,12 +123,15 @@ def _target(
 
 @dataclass(frozen=True)
 class _Fit:
-    """A fitted head, the example indices it was trained on and their out-of-fold scores."""
+    """A fitted head, the examples it was trained on, their out-of-fold probabilities and
+    decisions (thresholds from the other folds), and the folds."""
 
     head: Head
     idx: np.ndarray
     y: np.ndarray
     oof: np.ndarray
+    pred: np.ndarray
+    splits: list[tuple[np.ndarray, np.ndarray]]
 
 
 def _fit_binary(
@@ -141,7 +144,7 @@ def _fit_binary(
     """Fit one binary head on the examples that inform it."""
     idx, y = _target(examples, pick)
     fitted: Fitted = fit_head(name, x[idx], y, [examples[i].group_id for i in idx], balanced)
-    return _Fit(fitted.head, idx, y, fitted.oof)
+    return _Fit(fitted.head, idx, y, fitted.oof, fitted.pred, fitted.splits)
 
 
 def _frame_pick(code: str) -> Callable[[Example], bool | None]:
@@ -159,9 +162,8 @@ def _fit_frame(code: str, x: np.ndarray, examples: Sequence[Example]) -> _Fit:
     """A frame head plus its article threshold (noisy-or over a document's sentences)."""
     fit = _fit_binary(code, x, examples, _frame_pick(code))
     docs = [examples[i].group_id for i in fit.idx]
-    threshold = article_threshold(fit.oof, fit.y, docs)
-    head = Head(**{**fit.head.__dict__, "article_threshold": threshold})
-    return _Fit(head, fit.idx, fit.y, fit.oof)
+    head = replace(fit.head, article_threshold=article_threshold(fit.oof, fit.y, docs))
+    return replace(fit, head=head)
 
 
 def _fit_groups(
@@ -185,8 +187,7 @@ def cv_report(
 ) -> dict[str, Any]:
     """The cross-validated figures: per source, per language, per label and group."""
     codes = list(frames)
-    prob, gold, known = _frame_matrices(len(examples), frames)
-    pred = prob >= np.array([frames[c].head.threshold for c in codes])
+    prob, gold, known, pred = _frame_matrices(len(examples), frames)
     group_pred = np.full(len(examples), "", dtype=object)
     group_pred[group_idx] = [group.classes[i] for i in group_logits.argmax(axis=1)]
 
@@ -221,14 +222,17 @@ def cv_report(
     }
 
 
-def _frame_matrices(n: int, frames: dict[str, _Fit]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Out-of-fold probabilities, gold values and a known-mask as [examples, labels]."""
+def _frame_matrices(
+    n: int, frames: dict[str, _Fit]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Out-of-fold probabilities, gold values, a known-mask and out-of-fold decisions, each
+    as [examples, labels]."""
     prob = np.zeros((n, len(frames)))
-    gold = np.zeros((n, len(frames)), dtype=bool)
-    known = np.zeros((n, len(frames)), dtype=bool)
+    gold, known, pred = (np.zeros((n, len(frames)), dtype=bool) for _ in range(3))
     for j, fit in enumerate(frames.values()):
         prob[fit.idx, j], gold[fit.idx, j], known[fit.idx, j] = fit.oof, fit.y, True
-    return prob, gold, known
+        pred[fit.idx, j] = fit.pred
+    return prob, gold, known, pred
 
 
 def _subset_figures(
@@ -264,16 +268,15 @@ def _article_figures(examples: Sequence[Example], frames: dict[str, _Fit]) -> di
     per_label, golds, probs = {}, [], []
     for code, fit in frames.items():
         docs = [examples[i].group_id for i in fit.idx]
-        score, gold, size = document_scores(fit.oof, fit.y, docs)
-        multi = size > 1
-        if gold[multi].any():
-            threshold = float(fit.head.article_threshold or fit.head.threshold)
-            per_label[code] = scores(gold[multi], score[multi] >= threshold)
-            golds.append(gold[multi])
-            probs.append(score[multi])
+        d = crossfit_documents(fit.oof, fit.y, docs, fit.splits)
+        if d.gold[d.multi].any():
+            per_label[code] = scores(d.gold[d.multi], d.pred[d.multi])
+            golds.append(d.gold[d.multi])
+            probs.append(d.score[d.multi])
     g, p = (np.concatenate(golds), np.concatenate(probs)) if golds else (np.zeros(0), np.zeros(0))
     return {
-        "rule": f"noisy-or of the {TOP_K} best sentences >= the label's article threshold",
+        "rule": f"noisy-or of the {TOP_K} best sentences >= the label's article threshold and "
+        "one sentence >= its sentence threshold; thresholds of each fold from the others",
         "documents": "multi-sentence training documents (StereoImmigrants speeches)",
         "macro_f1": round(macro_f1(per_label), 4),
         "labels": {c: s.as_dict() for c, s in per_label.items()},
@@ -284,7 +287,7 @@ def _article_figures(examples: Sequence[Example], frames: dict[str, _Fit]) -> di
 
 def _binary_figures(examples: Sequence[Example], fit: _Fit) -> dict[str, Any]:
     """Out-of-fold figures of a binary head, overall and per source."""
-    pred = fit.oof >= fit.head.threshold
+    pred = fit.pred
     source = np.array([examples[i].source for i in fit.idx])
     return {
         "threshold": fit.head.threshold,

@@ -172,7 +172,7 @@ def train(
     dev: Annotated[Path, typer.Option(help="development data")] = Path("../shared/data/dev"),
     annotations: Annotated[
         bool, typer.Option(help="also train on reviewers' corrections in the database")
-    ] = True,
+    ] = False,
 ) -> None:
     """Train the classifier heads (seeds, development data, reviewers' corrections) and
     write their cross-validated figures to cv.json.
@@ -215,7 +215,7 @@ def evaluate(
     last line is a JSON summary.
 
     Lines: {"id","text","lang","group","labels"} and/or {"id","text","lang","hostile"}.
-    Example: framewatch eval --dataset ../shared/data/dev/stereoimmigrants_train.jsonl
+    Example: framewatch eval --dataset held_out.jsonl --unit article
     """
     from models.data import load_dataset
     from models.evaluate import evaluate as run_eval
@@ -224,7 +224,7 @@ def evaluate(
 
     if unit not in ("sentence", "article"):
         raise typer.BadParameter("unit must be sentence or article")
-    settings = _settings(heads=str(heads) if heads else None)
+    settings = _settings(heads=heads)
     report = run_eval(load_classifier(settings), load_dataset(dataset), unit)
     for line in format_report(report):
         sys.stdout.write(line + "\n")
@@ -246,9 +246,10 @@ def annotate(
     from pipeline.store import add_annotations, open_store
 
     notes = read_annotations(file, reviewer)
-    with open_store(_settings().db) as con:
+    db = _settings().db
+    with open_store(db) as con:
         n = add_annotations(con, notes)
-    console.print(f"imported {n} corrections into {_settings().db}")
+    console.print(f"imported {n} corrections into {db}")
 
 
 @app.command()
@@ -271,7 +272,9 @@ def finetune(
     from models.fine_tune import FineTuneConfig, fine_tune
 
     settings = _settings()
-    examples = load_training_data(dev, settings.db)[:max_examples]
+    examples = load_training_data(dev, settings.db)
+    if max_examples is not None:  # a smoke test: an even sample across sources and languages
+        examples = examples[:: max(1, len(examples) // max_examples)][:max_examples]
     config = FineTuneConfig(epochs=epochs, batch_size=batch_size)
     result = fine_tune(settings, examples, out, config)
     console.print(

@@ -79,7 +79,7 @@ COMMENT ON COLUMN article_quotes.cue IS 'the speech verb or pattern that attribu
 COMMENT ON COLUMN article_quotes.model_version IS 'encoder + heads';
 
 COMMENT ON TABLE annotations IS 'Reviewers'' corrections; framewatch train uses them as training sentences (NULL = not judged).';
-COMMENT ON COLUMN annotations.id IS 'annotation id (unique per reviewer file line)';
+COMMENT ON COLUMN annotations.id IS 'annotation id, given in the corrections file; a later line with the same id replaces it';
 COMMENT ON COLUMN annotations.created_at IS 'when the correction was imported (UTC)';
 COMMENT ON COLUMN annotations.reviewer IS 'who made the correction';
 COMMENT ON COLUMN annotations.article_id IS 'articles.id the text comes from, if any (keeps one article in one CV fold)';

@@ -58,7 +58,10 @@ def test_lexicon_cues_only_inside_the_sentence_and_only_frame_carrying_kinds() -
 
 def test_stop_words_and_elisions_are_not_cues() -> None:
     text = "qu'il flood dans"
-    states = _states(text, [(0, 5), (6, 11), (12, 16)], seed=5)
-    coef = (states.vectors[1] + states.vectors[3]).astype(np.float64)  # qu'il and dans
+    vectors = np.zeros((5, 4), dtype=np.float32)
+    vectors[1, 0] = vectors[2, 1] = vectors[3, 2] = 1.0  # one direction per word
+    states = TokenStates(vectors, [(-1, -1), (0, 5), (6, 11), (12, 16), (-1, -1)], 0.3)
+    coef = np.array([1.0, 1.0, 0.0, 0.0])  # reads "qu'il" and "flood"
+    assert [c.text for c in attribution_cues(text, 0, states, coef)] == ["qu'il", "flood"]
     cues = attribution_cues(text, 0, states, coef, frozenset({"il", "dans"}))
-    assert all(c.text == "flood" for c in cues)
+    assert [c.text for c in cues] == ["flood"]

@@ -61,3 +61,31 @@ def test_unknown_label_is_refused_with_its_line(tmp_path: Path) -> None:
 def test_no_database_means_no_annotations(tmp_path: Path) -> None:
     assert load_annotations(tmp_path / "absent.duckdb") == []
     assert load_annotations(None) == []
+
+
+def test_a_group_without_labels_judges_no_frame_only_for_none(tmp_path: Path) -> None:
+    from models.data import example_from_row
+
+    threat = example_from_row({"id": "a", "text": "t", "group": "threat"}, "x")
+    none = example_from_row({"id": "b", "text": "t", "group": "none"}, "x")
+    assert threat.labels is None and threat.group == "threat"  # frames not judged
+    assert none.labels == () and none.migration is None
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"text": "t", "lang": "en"}, "no id"),
+        ({"id": "x", "text": "t", "hostile": "false"}, "expected true, false or null"),
+        ({"id": "x", "text": "t", "labels": "threat_jobs"}, "labels must be a list"),
+    ],
+)
+def test_bad_lines_are_refused(tmp_path: Path, row: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        read_annotations(_write(tmp_path / "c.jsonl", [row]))
+
+
+def test_a_repeated_id_in_one_file_is_refused(tmp_path: Path) -> None:
+    rows = [{"id": "x", "text": "a"}, {"id": "x", "text": "b"}]
+    with pytest.raises(ValueError, match=r"c\.jsonl:2: id 'x' repeated"):
+        read_annotations(_write(tmp_path / "c.jsonl", rows))
