@@ -159,7 +159,7 @@ class Classifier:
         decision = self._frames(p, sent_x[mask], np.flatnonzero(mask)) if migration else None
         labels = decision.labels if decision else ()
         frames = decision.frames if decision else {}
-        group = self.labels.group_of(max(labels, key=frames.__getitem__)) if labels else "none"
+        group = self.labels.strongest_group(frames, labels)
         return Framing(
             article_id=p.doc.id,
             lang=p.doc.lang,

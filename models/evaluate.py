@@ -65,13 +65,14 @@ def predict(clf: Classifier, examples: Sequence[Example], unit: str = "sentence"
 
 
 def _groups_from(clf: Classifier, probs: np.ndarray) -> list[str]:
-    """Without a group head: the group of the most probable assigned label."""
-    out = []
-    for row in probs:
-        passing = row >= clf.thresholds
-        best = int(np.argmax(np.where(passing, row, -1)))
-        out.append(clf.labels.group_of(clf.codes[best]) if passing.any() else "none")
-    return out
+    """Without a group head: the group of the most probable assigned label (as articles)."""
+    return [
+        clf.labels.strongest_group(
+            dict(zip(clf.codes, row, strict=True)),
+            [c for c, p, t in zip(clf.codes, row, clf.thresholds, strict=True) if p >= t],
+        )
+        for row in probs
+    ]
 
 
 def _predict_articles(clf: Classifier, examples: Sequence[Example]) -> Predictions:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedGroupKFold
 
 from models.heads import GroupHead, Head, sigmoid
@@ -80,12 +81,6 @@ def oof_logits(
     return out
 
 
-def log_loss(y: np.ndarray, p: np.ndarray) -> float:
-    """Mean binary log-loss."""
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
-
-
 def platt(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Platt scaling: p = sigmoid(a * logit + b), fitted by maximum likelihood."""
     if y.min() == y.max():
@@ -139,7 +134,7 @@ def fit_head(
     """Choose C by out-of-fold log-loss, calibrate, pick the sentence threshold, refit on all."""
     splits = folds(y, groups)
     runs = {c: oof_logits(x, y, splits, c, balanced) for c in C_GRID}
-    c = min(runs, key=lambda k: log_loss(y, sigmoid(runs[k])))
+    c = min(runs, key=lambda k: log_loss(y, sigmoid(runs[k]), labels=[False, True]))
     a, b = platt(runs[c], y)
     oof = crossfit_calibrated(runs[c], y, splits)
     threshold = best_threshold(y.astype(bool), oof)

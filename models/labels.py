@@ -6,6 +6,7 @@ in every supported language (the codebook, ../shared/notes/taxonomy.md, in each 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -46,6 +47,11 @@ class LabelSet:
     def group_of(self, code: str) -> str:
         """The group (threat/victim/hero) of a code."""
         return next(label.group for label in self.labels if label.code == code)
+
+    def strongest_group(self, scores: Mapping[str, float], assigned: Iterable[str]) -> str:
+        """The group of the highest-scoring assigned label; "none" when none is assigned."""
+        codes = list(assigned)
+        return self.group_of(max(codes, key=lambda c: scores[c])) if codes else "none"
 
     def get(self, code: str) -> Label:
         """The label with this code."""

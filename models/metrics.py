@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-GROUPS = ("threat", "victim", "hero", "none")
+from models.labels import GROUPS as LABEL_GROUPS
+
+GROUPS = (*LABEL_GROUPS, "none")  # the label groups, plus "no frame"
 ECE_BINS = 10
 
 

@@ -131,11 +131,12 @@ def _naive_utc(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC).replace(tzinfo=None)
 
 
-def _write(con: duckdb.DuckDBPyConnection, sql: str, rows: list[dict[str, Any]]) -> None:
-    """Run one INSERT ... SELECT over rows handed to DuckDB as an Arrow table."""
-    if not rows:
+def _write(con: duckdb.DuckDBPyConnection, sql: str, rows: list[dict[str, Any]] | pa.Table) -> None:
+    """Run one INSERT ... SELECT over rows handed to DuckDB as an Arrow table (given as a
+    table when nested columns need an explicit schema)."""
+    if len(rows) == 0:
         return
-    batch = pa.Table.from_pylist(rows)
+    batch = rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(rows)
     con.register("batch", batch)
     try:
         con.execute(sql)
@@ -159,17 +160,6 @@ def add_annotations(con: duckdb.DuckDBPyConnection, notes: Sequence[Annotation])
     with transaction(con):
         _write(con, "INSERT OR REPLACE INTO annotations BY NAME SELECT * FROM batch", rows)
     return len(rows)
-
-
-def _write_table(con: duckdb.DuckDBPyConnection, table: str, batch: pa.Table) -> None:
-    """Append an Arrow table with an explicit schema (nested columns need one)."""
-    if batch.num_rows == 0:
-        return
-    con.register("batch", batch)
-    try:
-        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM batch")
-    finally:
-        con.unregister("batch")
 
 
 def upsert_sources(con: duckdb.DuckDBPyConnection, sources: Sequence[Source]) -> None:
@@ -365,7 +355,11 @@ def save_framings(con: duckdb.DuckDBPyConnection, framings: Sequence[Framing]) -
             con.execute(f"DELETE FROM {table} WHERE article_id IN ?", [ids])
         _write(con, "INSERT INTO article_frames BY NAME SELECT * FROM batch", _frame_rows(framings))
         _write(con, "INSERT INTO article_terms BY NAME SELECT * FROM batch", _term_rows(framings))
-        _write_table(con, "article_evidence", _evidence_table(framings))
+        _write(
+            con,
+            "INSERT INTO article_evidence BY NAME SELECT * FROM batch",
+            _evidence_table(framings),
+        )
         _write(con, "INSERT INTO article_quotes BY NAME SELECT * FROM batch", _quote_rows(framings))
         _write(
             con,
