@@ -40,8 +40,8 @@ def main() -> None:
             rows = con.execute("SELECT lang, text FROM articles").fetchall()
     n = summary.articles_new
     print(f"articles: {n}; stage seconds: { {k: round(v, 1) for k, v in summary.seconds.items()} }")
-    for stage in ("crawl", "extract", "classify"):
-        print(f"{stage:<9} {n / summary.seconds[stage]:8.1f} articles/s (framewatch)")
+    for stage in ("crawl+extract+store", "classify"):
+        print(f"{stage:<19} {n / summary.seconds[stage]:8.1f} articles/s (framewatch)")
     start = time.monotonic()
     for page in pages:
         trafilatura.extract(page.html)

@@ -24,6 +24,8 @@ from dashboards.i18n import translator
 from models.labels import LabelSet, load_labels
 from pipeline import aggregate
 from pipeline.aggregate import FrameTrend, Period, Scope
+from pipeline.health import source_health
+from pipeline.records import SourceHealth
 
 EXAMPLES_PER_FRAME = 3
 GOOD_PRACTICE = ("hero_contribution", "hero_integration")
@@ -55,6 +57,16 @@ class TermRow:
 
 
 @dataclass(frozen=True)
+class HealthRow:
+    """An outlet whose collection had a problem, in words of the report's language."""
+
+    outlet: str
+    status: str  # warning | failing
+    problems: tuple[str, ...]
+    last_article: str
+
+
+@dataclass(frozen=True)
 class Report:
     """Everything the report templates show; built from the database, rendered twice."""
 
@@ -73,6 +85,8 @@ class Report:
     terms: list[TermRow]
     outlets: list[tuple[str, int, int]]
     problems: list[tuple[str, str, int]]
+    health: list[HealthRow]
+    outlets_healthy: int
     model_versions: list[str]
     demo: bool
     baseline_weeks: int = aggregate.BASELINE_PERIODS
@@ -95,6 +109,8 @@ def build_report(
     names = {label.code: label.name(lang) for label in labels.labels}
     rising = [tr for tr in trends if tr.verdict in ("rising", "new") and tr.articles]
     shown = rising or [tr for tr in trends if tr.articles][:2]
+    # Health as of the period's end: a report on a past week shows that week's gaps.
+    health = [h for h in source_health(con, period.end) if city is None or h.city == city]
     return Report(
         lang=lang,
         t=t,
@@ -111,6 +127,8 @@ def build_report(
         terms=terms_found(con, period, city),
         outlets=outlets(con, period, city),
         problems=fetch_problems(con, period, city),
+        health=health_rows(health, t),
+        outlets_healthy=sum(1 for h in health if h.status == "ok"),
         model_versions=_models(con),
         demo=_is_demo(con),
         sql=_sql(),
@@ -325,6 +343,34 @@ def fetch_problems(
     """Failed fetches during the period, grouped by outlet and reason."""
     rows = con.execute(PROBLEMS_SQL, [period.start, period.end, city, city]).fetchall()
     return [(str(s), str(e), int(n)) for s, e, n in rows]
+
+
+def health_rows(health: list[SourceHealth], t: dict[str, str]) -> list[HealthRow]:
+    """The outlets with a health flag, failing ones first, each problem said in words."""
+    flagged = sorted(
+        (h for h in health if h.status != "ok"), key=lambda h: (h.status != "failing", h.name)
+    )
+    return [
+        HealthRow(
+            h.name,
+            h.status,
+            tuple(_flag_text(h, flag, t) for flag in h.flags),
+            f"{h.last_article:%Y-%m-%d}" if h.last_article else t["health_no_article"],
+        )
+        for h in flagged
+    ]
+
+
+def _flag_text(h: SourceHealth, flag: str, t: dict[str, str]) -> str:
+    """One health flag as a sentence of the report's language."""
+    return t[f"health_{flag}"].format(
+        n=h.consecutive_failures,
+        now=f"{h.articles_per_day:.1f}",
+        base=f"{h.baseline_per_day or 0:.1f}",
+        failed=h.extraction_failures,
+        pages=h.pages_fetched,
+        feeds=h.feeds_disabled,
+    )
 
 
 def _models(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -1,7 +1,9 @@
-"""The ingest flow: crawl -> extract -> store -> classify, as one Prefect flow run.
+"""The ingest flow: collect (crawl + extract + store) -> classify, as one Prefect flow run.
 
-Only wiring: every step is a function of ``pipeline`` or ``models``. Tasks use NO_CACHE
-because their inputs (a DuckDB connection, a classifier) are live objects.
+Only wiring: every step is a function of ``pipeline`` or ``models``. Crawl and extraction
+are one task because they overlap (the extraction pool parses pages while the crawler still
+downloads). Tasks use NO_CACHE because their inputs (a DuckDB connection, a classifier) are
+live objects.
 """
 
 from __future__ import annotations
@@ -14,13 +16,13 @@ from prefect.cache_policies import NO_CACHE
 
 from pipeline import ingest, store
 from pipeline.config import Settings
-from pipeline.crawl import crawl
 from pipeline.progress import Progress, Stopwatch
 from pipeline.runtime import load_classifier
 from pipeline.sources import load_sources
 
-crawl_task = task(name="crawl", retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)(crawl)
-extract_task = task(name="extract", cache_policy=NO_CACHE)(ingest.extract_pages)
+collect_task = task(name="collect", retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)(
+    ingest.collect
+)
 classify_task = task(name="classify", cache_policy=NO_CACHE)(ingest.classify_pending)
 
 
@@ -34,20 +36,12 @@ def ingest_flow(
     """One ingest cycle into the database named by the settings; failed fetches are data."""
     progress, clock = progress or Progress.quiet(), Stopwatch()
     run_id = uuid.uuid4().hex[:12]
-    staging = settings.staging / run_id
-    sources = load_sources(sources_file, newsroom=newsroom)
     con = store.open_store(settings.db)
     try:
-        store.upsert_sources(con, sources)
+        store.upsert_sources(con, load_sources(sources_file, newsroom=newsroom))
         store.start_run(con, run_id, str(sources_file))
-        with progress.step("crawl", total=None) as tick, clock("crawl"):
-            result = crawl_task(
-                sources_file, staging, settings, newsroom, store.known_urls(con), tick
-            )
-        with progress.step("extract", total=len(result.pages)) as tick, clock("extract"):
-            articles, problems = extract_task(result.pages, sources, tick)
-        outcomes = [*result.outcomes, *problems, *ingest.language_notes(articles)]
-        new_ids = store.store_crawl(con, run_id, articles, outcomes)
+        with progress.step("collect", total=None) as tick, clock("crawl+extract+store"):
+            got = collect_task(sources_file, settings, con, run_id, newsroom, tick)
         with clock("load models"):
             classifier = load_classifier(settings)
         pending = store.count_pending(con, classifier.version)
@@ -55,13 +49,13 @@ def ingest_flow(
             classified = classify_task(con, classifier, tick)
         summary = ingest.RunSummary(
             run_id,
-            len(result.pages),
-            ingest.failures(outcomes),
-            len(new_ids),
+            got.pages_fetched,
+            ingest.failures(got.outcomes),
+            len(got.new_ids),
             classified,
             clock.seconds,
         )
-        ingest.finish(con, summary, classifier.version, staging)
+        ingest.finish(con, summary, classifier.version)
         return summary
     except BaseException:
         store.finish_run(con, run_id, "failed")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -61,15 +63,22 @@ def demo(
 def run(
     sources: Annotated[Path, typer.Option(help="sources YAML file", exists=True)],
     newsroom: Annotated[str | None, typer.Option(help="base URL replacing {newsroom}")] = None,
+    refetch: Annotated[
+        bool, typer.Option("--refetch", help="fetch article URLs already stored again")
+    ] = False,
 ) -> None:
     """One ingest + classify cycle as a Prefect flow run, into FRAMEWATCH_DB.
+
+    Failed fetches are recorded in fetch_log and do not fail the run; it fails only when it
+    cannot proceed at all (no database, an unreadable sources file).
 
     Example: FRAMEWATCH_DB=data/ruhr.duckdb framewatch run --sources sources/epic-cities.yaml
     """
     from flows.ingest import ingest_flow
     from pipeline.progress import Progress
 
-    summary = ingest_flow(sources, _settings(), newsroom, Progress(console))
+    settings = _settings(refetch=refetch or None)
+    summary = ingest_flow(sources, settings, newsroom, Progress(console))
     console.print(
         f"run {summary.run_id}: {summary.pages_fetched} pages, "
         f"{summary.fetch_failures} failures (see fetch_log), "
@@ -282,6 +291,100 @@ def finetune(
         f"{result.seconds:.0f} s on {result.device}: {out}"
     )
     console.print(f"next: FRAMEWATCH_ENCODER={out} framewatch train --out {out}/heads")
+
+
+@app.command()
+def extract(
+    files: Annotated[list[Path], typer.Argument(help="HTML files (.html or .html.gz)")],
+    url: Annotated[str | None, typer.Option(help="the page's URL (for one file)")] = None,
+    lang: Annotated[str | None, typer.Option(help="declared language of the outlet")] = None,
+) -> None:
+    """Extract pages as the pipeline would: one JSON line per file on stdout.
+
+    Fields: file, url, title, text, author, published_at, date_source, lang, error.
+
+    Example: framewatch extract saved/page.html --url https://example.org/news/1
+    """
+    from pipeline.extract import extract_file
+
+    if url and len(files) > 1:
+        raise typer.BadParameter("--url names one page; give one file with it", param_hint="--url")
+    for path in files:
+        sys.stdout.write(extract_file(path, url, lang).to_json() + "\n")
+
+
+@app.command()
+def reextract(
+    source: Annotated[str | None, typer.Option(help="one outlet id only")] = None,
+    since: Annotated[
+        datetime | None, typer.Option(help="pages fetched on or after this date")
+    ] = None,
+    classify: Annotated[bool, typer.Option(help="classify changed articles")] = True,
+) -> None:
+    """Extract the stored raw HTML again (after an extractor fix), without refetching.
+
+    Example: framewatch reextract --source oberhausen-kurier --since 2026-11-01
+    """
+    from pipeline import ingest
+    from pipeline.progress import Progress
+    from pipeline.store import open_store
+
+    settings = _settings()
+    con = open_store(settings.db)
+    try:
+        with Progress(console).step("reextract", total=None) as tick:
+            counts = ingest.reextract(
+                con, "reextract", source, _utc(since), settings.extract_workers, tick
+            )
+        console.print(
+            f"re-extracted {counts.pages} pages: {counts.updated} stored articles rewritten "
+            f"({counts.reset} changed, to be classified again), {counts.inserted} new, "
+            f"{counts.failed} pages still without an article"
+        )
+        if classify:
+            from pipeline.runtime import load_classifier
+
+            n = ingest.classify_pending(con, load_classifier(settings))
+            console.print(f"classified {n} articles")
+    finally:
+        con.close()
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """A date given on the command line, as UTC."""
+    return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value
+
+
+sources_app = typer.Typer(
+    help="Outlets: health of their feeds and articles.\n\nExample: framewatch sources check",
+    no_args_is_help=True,
+)
+app.add_typer(sources_app, name="sources")
+
+
+@sources_app.command("check")
+def sources_check(
+    window: Annotated[int, typer.Option(help="days of the recent window")] = 7,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table")] = False,
+) -> None:
+    """Print each outlet's health: failures in a row, silence against its baseline,
+    extraction failures. Exit code 0; flagged outlets say why in the table.
+
+    Example: framewatch sources check
+    """
+    from pipeline.health import source_health
+    from pipeline.health_table import health_table
+    from pipeline.store import open_readonly
+
+    with open_readonly(_settings().db) as con:
+        rows = source_health(con, datetime.now(UTC), window_days=window)
+    if as_json:
+        for h in rows:
+            sys.stdout.write(json.dumps(asdict(h), default=str, ensure_ascii=False) + "\n")
+        return
+    console.print(health_table(rows))
+    flagged = [h for h in rows if h.status != "ok"]
+    console.print(f"{len(rows) - len(flagged)} of {len(rows)} outlets ok")
 
 
 @app.command()

@@ -46,4 +46,22 @@ class Settings(BaseSettings):
     download_maxsize: int = Field(10 * 1024 * 1024, description="largest page accepted, bytes")
     allow_private: bool = Field(False, description="fetch private/loopback addresses")
     concurrency_per_domain: int = Field(4, description="parallel requests per domain")
+    download_delay: float = Field(0.0, description="minimum seconds between requests to a host")
+    max_retries: int = Field(2, description="retries of a 5xx answer or a timeout")
+    max_redirects: int = Field(5, description="redirects followed per request")
+    refetch: bool = Field(False, description="fetch article URLs already stored again")
+    feed_full_fetch_hours: float = Field(
+        24.0, description="fetch a feed without validators when its last full fetch is older"
+    )
+    feed_disable_after: int = Field(
+        48, description="consecutive failures after which a feed is only probed, not polled"
+    )
+    feed_probe_days: float = Field(7.0, description="how often a disabled feed is probed")
+    raw_html_maxsize: int = Field(
+        5 * 1024 * 1024, description="raw HTML larger than this is not kept (bytes)"
+    )
+    raw_html_retention_days: int = Field(
+        180, description="raw HTML older than this is dropped (0 keeps it forever)"
+    )
+    extract_workers: int = Field(0, description="extraction processes; 0 = one per core")
     batch_size: int = Field(32, description="encoder batch size")

@@ -13,6 +13,8 @@ from rich.table import Table
 from pipeline import aggregate
 from pipeline.config import Settings
 from pipeline.demo.newsroom import running_newsroom
+from pipeline.health import source_health
+from pipeline.health_table import health_table
 from pipeline.progress import Progress
 from pipeline.sources import demo_sources_file
 
@@ -75,6 +77,7 @@ def _print_summary(db: Path, run_id: str, reports: list[Path], console: Console)
     with open_readonly(db) as con:
         outlets = aggregate.outlet_counts(con)
         problems = aggregate.run_log(con, run_id)
+        health = source_health(con, datetime.now(UTC))
         from models.labels import load_labels
 
         trends = aggregate.frame_trends(con, aggregate.last_days(), list(load_labels().codes))
@@ -92,6 +95,7 @@ def _print_summary(db: Path, run_id: str, reports: list[Path], console: Console)
     for source, url, reason in problems:
         log.add_row(source, url, reason)
     console.print(log)
+    console.print(health_table(health, "Source health (framewatch sources check)"))
     console.print(f"database: {db.resolve()}")
     console.print("reports:\n" + "\n".join(f"  {p.resolve()}" for p in reports))
 

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 
 from models.classify import Classifier
 from pipeline import store
-from pipeline.extract import ExtractionError, extract_article
-from pipeline.records import Article, Document, FetchedPage, FetchOutcome, Source
+from pipeline.config import Settings
+from pipeline.crawl import crawl
+from pipeline.extract_pool import ExtractionPool
+from pipeline.feeds import plan_polls
+from pipeline.records import Article, Document, FeedState, FetchOutcome, Source
+from pipeline.sources import load_sources
 
 log = logging.getLogger(__name__)
 CLASSIFY_BATCH = 64  # articles per classify-and-store transaction
@@ -32,30 +36,109 @@ class RunSummary:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def extract_pages(
-    pages: Sequence[FetchedPage],
-    sources: Sequence[Source],
+@dataclass(frozen=True)
+class Collected:
+    """What crawling, extracting and storing one run produced."""
+
+    pages_fetched: int
+    outcomes: tuple[FetchOutcome, ...]  # everything written to fetch_log
+    new_ids: tuple[str, ...]  # articles stored for the first time
+
+
+def collect(
+    sources_file: Path,
+    settings: Settings,
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    newsroom: str | None = None,
     progress: Callable[[int], None] | None = None,
-) -> tuple[list[Article], list[FetchOutcome]]:
-    """Extract every page; a page without an article becomes a fetch-log row, not a crash."""
+) -> Collected:
+    """Crawl, extract and store one run; the store step is one transaction.
+
+    Extraction runs in a process pool fed page by page while the crawler still downloads.
+    Feeds are polled as their remembered state says (conditional requests, disabled feeds
+    only probed); URLs already stored are not fetched again unless ``settings.refetch``.
+    """
+    sources = load_sources(sources_file, newsroom=newsroom)
+    now = datetime.now(UTC)
+    states = store.feed_states(con)
+    polls = plan_polls(
+        states,
+        feed_urls(sources, states),
+        now,
+        settings.feed_full_fetch_hours,
+        settings.feed_probe_days,
+    )
+    known = frozenset() if settings.refetch else store.known_urls(con)
+    staging = settings.staging / run_id
     langs = {s.id: s.lang for s in sources}
-    articles, problems = [], []
-    for page in pages:
-        try:
-            articles.append(extract_article(page, langs.get(page.source_id, "xx")))
-        except ExtractionError as exc:
-            problems.append(_problem(page, str(exc)))
-        except Exception as exc:  # a page that breaks a library must not stop the run
-            log.exception("extraction crashed on %s", page.url)
-            problems.append(_problem(page, f"extraction failed: {type(exc).__name__}: {exc}"))
-        if progress:
-            progress(1)
-    return articles, problems
+    with ExtractionPool(langs, settings.extract_workers, progress) as pool:
+        result = crawl(
+            sources_file, staging, settings, newsroom, known, polls=polls, on_pages=pool.submit
+        )
+        articles, problems = pool.results()
+    outcomes = (*result.outcomes, *problems, *language_notes(articles))
+    new_ids = store.store_crawl(
+        con,
+        run_id,
+        articles,
+        outcomes,
+        pages=result.pages,
+        raw_maxsize=settings.raw_html_maxsize,
+        disable_after=settings.feed_disable_after,
+    )
+    if settings.raw_html_retention_days:
+        store.purge_raw_pages(con, now - timedelta(days=settings.raw_html_retention_days))
+    shutil.rmtree(staging, ignore_errors=True)  # the pages are in raw_pages now
+    return Collected(len(result.pages), outcomes, tuple(new_ids))
 
 
-def _problem(page: FetchedPage, reason: str) -> FetchOutcome:
-    """A fetch-log row for a page that yielded no article."""
-    return FetchOutcome(page.source_id, page.url, "article", 200, reason, datetime.now(UTC))
+def feed_urls(sources: Sequence[Source], states: Mapping[str, FeedState]) -> list[str]:
+    """The feed and sitemap URLs to plan for: those the sources declare, and those found
+    before (feeds discovered on home pages, sitemap-index children) that have a state."""
+    ids = {s.id for s in sources}
+    declared = [url for s in sources for url in (*s.feeds, *s.sitemaps)]
+    found = [url for url, st in states.items() if st.source_id in ids and url not in declared]
+    return declared + sorted(found)
+
+
+@dataclass(frozen=True)
+class Reextracted:
+    """What ``reextract`` did."""
+
+    pages: int  # stored raw pages extracted again
+    failed: int  # of those, pages that still yield no article
+    updated: int  # stored articles rewritten in place
+    reset: int  # of those, changed enough to be classified again
+    inserted: int  # articles stored for the first time
+
+
+def reextract(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    source_id: str | None = None,
+    since: datetime | None = None,
+    workers: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> Reextracted:
+    """Extract the stored raw pages again (after an extractor fix), without refetching.
+
+    Articles whose text changed lose their classification, so the next classify pass
+    redoes them; pages that yielded nothing before and do now become new articles. Pages
+    go batch by batch, each batch stored in its own transaction, so memory stays bounded.
+    """
+    langs = dict(con.execute("SELECT id, lang FROM sources").fetchall())
+    totals = [0, 0, 0, 0, 0]
+    with ExtractionPool(langs, workers, progress) as pool:
+        for batch in store.raw_pages(con, source_id=source_id, since=since):
+            pool.submit(batch)
+            articles, problems = pool.results()
+            counts = store.update_reextracted(con, articles, run_id)
+            for k, n in enumerate(
+                (len(batch), len(problems), counts.updated, counts.reset, counts.inserted)
+            ):
+                totals[k] += n
+    return Reextracted(*totals)
 
 
 def language_notes(articles: Sequence[Article]) -> list[FetchOutcome]:
@@ -94,11 +177,8 @@ def failures(outcomes: Sequence[FetchOutcome]) -> int:
     return sum(1 for o in outcomes if o.error)
 
 
-def finish(
-    con: duckdb.DuckDBPyConnection, summary: RunSummary, model_version: str, staging: Path
-) -> None:
-    """Close the run row and drop the run's staging files (raw pages are in the crawl's
-    JSONL only until extraction has stored the articles)."""
+def finish(con: duckdb.DuckDBPyConnection, summary: RunSummary, model_version: str) -> None:
+    """Close the run row with its counts."""
     store.finish_run(
         con,
         summary.run_id,
@@ -109,4 +189,3 @@ def finish(
         articles_classified=summary.articles_classified,
         model_version=model_version,
     )
-    shutil.rmtree(staging, ignore_errors=True)

@@ -28,7 +28,10 @@ CANDIDATES = (
     Language.CZECH,
     Language.SLOVENE,
 )
-SAMPLE_CHARS = 2000  # beyond this, more text does not change the answer, only the time
+# Beyond this, more text does not change the answer, only the time: on the demo newsroom's
+# 156 articles, 1000 and 2000 characters give the same language for every one (hr vs bs/sr
+# included), and 1000 is 2.7x faster (lingua is 15% of an extraction at 2000).
+SAMPLE_CHARS = 1000
 
 
 @lru_cache(maxsize=1)

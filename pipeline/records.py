@@ -25,8 +25,14 @@ class Source:
     feeds: tuple[str, ...] = ()
     sitemaps: tuple[str, ...] = ()
     verified: bool = True
+    # Crawl policy for this outlet; None means the global default from Settings.
     allow_private: bool = False
-    download_timeout: float | None = None
+    download_timeout: float | None = None  # seconds per request
+    download_maxsize: int | None = None  # largest response accepted, bytes
+    download_delay: float | None = None  # seconds between requests to the outlet's hosts
+    concurrency: int | None = None  # parallel requests to the outlet's hosts
+    max_retries: int | None = None  # retries of a 5xx or timeout
+    homepages: tuple[str, ...] = ()  # pages whose <link rel="alternate"> feeds are discovered
     note: str = ""
 
 
@@ -65,11 +71,65 @@ class FetchOutcome:
 
     source_id: str
     url: str
-    kind: str  # feed | sitemap | article
+    kind: str  # homepage | feed | sitemap | article
     status: int | None
     error: str | None
     fetched_at: datetime
     note: str = ""
+    # Validators a feed or sitemap answered with (for the next conditional request).
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What framewatch remembers about one feed or sitemap URL between runs (``feed_state``)."""
+
+    url: str
+    source_id: str
+    etag: str | None
+    last_modified: str | None
+    last_full_fetch: datetime | None  # last 200 answer with a body
+    last_success: datetime | None  # last usable answer (200 or 304)
+    consecutive_failures: int
+    disabled_at: datetime | None  # set after many consecutive failures; still probed
+    last_attempt: datetime | None = None  # last request (the probe schedule needs it)
+    last_error: str | None = None  # why the last failed request failed
+
+
+@dataclass(frozen=True)
+class FeedPoll:
+    """How the crawler treats one feed or sitemap URL in this run, decided from its FeedState.
+
+    Validators are sent as If-None-Match / If-Modified-Since; they are left out (a full
+    fetch) when the feed has not been fetched in full for too long, because some servers
+    answer 304 from stale headers forever.
+    """
+
+    url: str
+    skip: bool = False  # disabled and not due for a probe
+    etag: str | None = None
+    last_modified: str | None = None
+    reason: str = ""  # recorded in the fetch log: why skipped, or why fetched in full
+
+
+@dataclass(frozen=True)
+class SourceHealth:
+    """One outlet's health over the recent window, for ``sources check`` and the report."""
+
+    source_id: str
+    name: str
+    city: str
+    last_success: datetime | None  # last usable feed/sitemap answer
+    last_article: datetime | None  # last new article stored
+    consecutive_failures: int  # of its worst feed or sitemap
+    feeds_disabled: int
+    articles_per_day: float  # new articles per day over the recent window
+    baseline_per_day: float | None  # over the weeks before; None without enough history
+    extraction_failures: int  # pages fetched but yielding no article, recent window
+    pages_fetched: int  # article pages fetched, recent window
+    flags: tuple[str, ...]  # failing | silent | disabled | extraction | never_succeeded
+    status: str  # ok | warning | failing
 
 
 @dataclass(frozen=True)
@@ -87,7 +147,7 @@ class Article:
     text: str
     author: str
     published_at: datetime | None
-    date_source: str  # feed | page | none
+    date_source: str  # feed | page:jsonld | page:meta | page:htmldate | none
     fetched_at: datetime
     content_hash: str
 

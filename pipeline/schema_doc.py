@@ -34,8 +34,13 @@ def generate() -> str:
             " WHERE table_name = ? ORDER BY column_index",
             [name],
         ).fetchall():
-            out.append(f"| `{column}` | {dtype} | {note} |")
+            out.append(f"| `{column}` | {_cell(dtype)} | {_cell(note)} |")
     return "\n".join(out) + "\n"
+
+
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell: a bare '|' would end the cell ("threat | victim")."""
+    return text.replace("|", "\\|")
 
 
 def _objects(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:

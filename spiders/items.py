@@ -21,7 +21,11 @@ class PageItem:
 
 @dataclass
 class LogItem:
-    """The outcome of one request (success or failure with its reason)."""
+    """The outcome of one request (success or failure with its reason), or of a skipped poll.
+
+    ``kind`` is feed, sitemap, homepage or article. ``etag`` and ``last_modified`` are the
+    validators a feed or sitemap answered with, kept for the next conditional request.
+    """
 
     source_id: str
     url: str
@@ -30,3 +34,5 @@ class LogItem:
     error: str | None
     note: str
     fetched_at: str
+    etag: str | None = None
+    last_modified: str | None = None

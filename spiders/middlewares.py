@@ -1,11 +1,15 @@
-"""Downloader middleware: never fetch private, loopback or link-local addresses.
+"""Downloader middlewares: the private-address guard and fixed per-outlet delays.
+
+Never fetch private, loopback or link-local addresses.
 
 Redirects pass through downloader middlewares again, so a public URL that redirects to an
 internal one is stopped too, and the address a response actually came from is checked as
 well (a name that resolves differently the second time, DNS rebinding, is caught there).
 The exception is narrow: an outlet with ``allow_private: true`` in its sources entry may
-reach the host:port pairs of its own feed and sitemap URLs and nothing else (robots.txt of
-those pairs included); the global setting ``FRAMEWATCH_ALLOW_PRIVATE`` lifts the guard.
+reach the host:port pairs of its own feed, sitemap and home page URLs and nothing else
+(robots.txt of those pairs included); the global setting ``FRAMEWATCH_ALLOW_PRIVATE`` lifts
+the guard. The check runs in ``process_request``, before any connection is opened: a blocked
+address is never contacted, not even for robots.txt.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
+from scrapy.settings import BaseSettings
+from scrapy.utils.httpobj import urlparse_cached
 
 from pipeline.urls import host_of, netloc_of, private_address
 
@@ -71,3 +77,28 @@ class PrivateAddressGuard:
         if not ipaddress.ip_address(str(ip)).is_global:
             raise PrivateAddressBlocked(f"blocked: {request.url} was answered from {ip}")
         return response
+
+
+class FixedSlotDelay:
+    """Keep AutoThrottle off the download slots whose outlet declared its own delay.
+
+    AutoThrottle rewrites every slot's delay from latency, down to the global DOWNLOAD_DELAY,
+    which would undo an outlet's ``download_delay`` after its first fast answer. Scrapy's
+    ``autothrottle_dont_adjust_delay`` meta exempts a request; setting it here, for every
+    request to such a host (robots.txt, retries and redirects included), keeps the declared
+    delay exactly as written.
+    """
+
+    def __init__(self, settings: BaseSettings) -> None:
+        slots: dict[str, dict[str, Any]] = settings.getdict("DOWNLOAD_SLOTS")
+        self.fixed = frozenset(host for host, slot in slots.items() if "delay" in slot)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> FixedSlotDelay:
+        """Read the slots from the crawl's settings."""
+        return cls(crawler.settings)
+
+    def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        """Mark the request when its host's slot has a declared delay."""
+        if urlparse_cached(request).hostname in self.fixed:
+            request.meta.setdefault("autothrottle_dont_adjust_delay", True)

@@ -121,3 +121,26 @@ def test_every_command_help_has_an_example(command: str, tmp_path: Path) -> None
     example = [line for line in result.output.splitlines() if "Example:" in line]
     assert example, result.output
     assert f"framewatch {command}" in example[0]
+
+
+PAGES = Path(__file__).parent / "fixtures" / "pages"
+
+
+def test_extract_prints_one_json_line_per_file(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.html"
+    empty.write_text("<html><body><p>Nothing here.</p></body></html>", encoding="utf-8")
+    files = [PAGES / "hr-posavski-glasnik.html", PAGES / "fr-courrier-du-lac.html.gz", empty]
+    result = invoke(tmp_path / "none.duckdb", "extract", *map(str, files))
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines() if line.strip()]
+    assert [r["file"] for r in rows] == [str(f) for f in files]
+    hr, fr, nothing = rows
+    assert hr["lang"] == "hr" and "Đurić" in hr["text"] and hr["date_source"] == "page:jsonld"
+    assert fr["lang"] == "fr" and fr["error"] is None and fr["published_at"]
+    assert nothing["error"] and not nothing["text"]
+
+
+def test_extract_refuses_one_url_for_several_files(tmp_path: Path) -> None:
+    page = str(PAGES / "hr-posavski-glasnik.html")
+    result = invoke(tmp_path / "none.duckdb", "extract", page, page, "--url", "http://x/1")
+    assert result.exit_code != 0

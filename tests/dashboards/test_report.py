@@ -22,6 +22,7 @@ from pipeline.store import (
     open_store,
     save_framings,
     start_run,
+    update_feed_states,
     upsert_sources,
 )
 
@@ -184,6 +185,13 @@ def build_db(path: Path) -> None:
             )
         ],
     )
+    # The kurier's feed failed in its last three runs: the report must say so.
+    update_feed_states(
+        con,
+        [FetchOutcome("kurier", "http://k/rss", "feed", 503, "HTTP 503", at(d)) for d in (2, 1, 0)],
+        datetime.now(UTC),
+        disable_after=48,
+    )
     finish_run(con, "run1", "completed")
     con.close()
 
@@ -221,6 +229,14 @@ def test_no_script_tag_and_an_inline_svg(html_de: str) -> None:
     assert re.search(r"<\s*script", html_de, re.IGNORECASE) is None
     assert "<svg" in html_de
     assert "Content-Security-Policy" in html_de
+
+
+def test_a_failing_outlet_is_named_in_german(report_de: Report, html_de: str) -> None:
+    [row] = report_de.health
+    assert (row.outlet, row.status) == ("Stadtkurier", "failing")
+    failing = TRANSLATIONS_DE["health_failing"].format(n=3)
+    assert failing in html_de and failing in render(report_de, "md")
+    assert TRANSLATIONS_DE["health_summary"].format(ok=1, n=2) in html_de
 
 
 def test_frame_names_are_german(html_de: str) -> None:

@@ -43,7 +43,8 @@ def test_golden_page(name: str) -> None:
         assert clutter not in article.text
     assert article.published_at is not None
     assert article.published_at.isoformat() == expected["published"]
-    assert article.date_source == "page"  # no feed date given: found in the page itself
+    # no feed date given: found in the page itself, in the newsroom's JSON-LD
+    assert article.date_source == "page:jsonld"
     assert article.lang == expected["lang"]
     assert article.canonical_url == expected["url"]  # tracking parameter gone
 

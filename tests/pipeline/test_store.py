@@ -1,32 +1,33 @@
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline import store
-from pipeline.records import Article, Cue, Evidence, Framing, Quote, Source, TermHit
+from pipeline import dedup, store
+from pipeline.records import (
+    Article,
+    Cue,
+    Evidence,
+    FetchedPage,
+    FetchOutcome,
+    Framing,
+    Quote,
+    Source,
+    TermHit,
+)
+from tests.factories import make_article
+from tests.pipeline.test_dedup import EDITED, SAME_EVENT, SYNDICATED, WIRE
 
 SOURCE = Source("s1", "Outlet", "Oberhausen", "DE", "de", feeds=("http://x/rss",))
 
 
 def article(i: int, text: str = "Ein Text über die Stadt. " * 20, source: str = "s1") -> Article:
-    return Article(
-        id=f"id{i:04d}",
-        url=f"http://x/{i}",
-        requested_url=f"http://x/{i}",
-        canonical_url=f"http://x/{i}",
-        source_id=source,
-        lang="de",
-        declared_lang="de",
-        title=f"Titel {i}",
-        text=text,
-        author="A",
-        published_at=datetime(2026, 11, 20, 8, tzinfo=UTC),
-        date_source="feed",
-        fetched_at=datetime(2026, 11, 21, tzinfo=UTC),
-        content_hash=f"h{hash(text)}",
+    return make_article(
+        f"id{i:04d}", source, text, title=f"Titel {i}", url=f"http://x/{i}", author="A"
     )
 
 
@@ -107,8 +108,17 @@ def test_framings_round_trip_and_views(db: duckdb.DuckDBPyConnection) -> None:
 def test_a_failed_batch_leaves_nothing(db: duckdb.DuckDBPyConnection) -> None:
     store.insert_articles(db, [article(1)], "r1")
     bad = Framing(
-        "id0001", "de", True, 0.9, {"x": float("nan")}, (), "none", 0.0, (), model_version=None
-    )  # type: ignore[arg-type]  # NOT NULL violation
+        "id0001",
+        "de",
+        True,
+        0.9,
+        {"x": float("nan")},
+        (),
+        "none",
+        0.0,
+        (),
+        model_version=None,  # type: ignore[arg-type]  # NOT NULL violation
+    )
     with pytest.raises(duckdb.Error):
         store.save_framings(db, [bad])
     assert db.execute("SELECT count(*) FROM article_frames").fetchone() == (0,)
@@ -150,7 +160,7 @@ def test_every_column_is_documented() -> None:
     assert "|  |" not in generate()
 
 
-def test_reader_meets_a_running_writer_with_a_clear_message(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_reader_meets_a_running_writer_with_a_clear_message(tmp_path: Path) -> None:
     import subprocess
     import sys
 
@@ -209,3 +219,363 @@ def test_a_text_republished_by_one_outlet_counts_once_there(
         "SELECT source, articles, migration_articles FROM weekly_frames ORDER BY source"
     ).fetchall()
     assert rows == [("s1", 1, 1), ("s2", 1, 1)]
+
+
+# --- issue 4: migration 003, raw pages, re-extraction, feed state, stories ----------------
+
+MIGRATIONS = Path(__file__).parents[2] / "pipeline" / "migrations"
+
+
+def long_text(tag: object) -> str:
+    """A text long enough for a signature; different tags give different stories."""
+    return " ".join(f"Absatz {n} über {tag} und die Unterkunft in der Stadt." for n in range(20))
+
+
+def old_database(path: Path) -> None:
+    """A database as migrations 001 and 002 left it, with a few classified articles."""
+    con = duckdb.connect(str(path))
+    con.execute(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
+        " applied_at TIMESTAMP NOT NULL)"
+    )
+    for version, name in ((1, "001_initial.sql"), (2, "002_evidence_voice_annotations.sql")):
+        con.execute((MIGRATIONS / name).read_text(encoding="utf-8"))
+        con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name])
+    con.execute(
+        "INSERT INTO sources VALUES ('s1', 'Outlet', 'Oberhausen', 'DE', 'de', [], [], true,"
+        " now()), ('s2', 'Other', 'Oberhausen', 'DE', 'de', [], [], true, now())"
+    )
+    # id0002 repeats id0001's text in s1 (counted once there); id0003 carries it in s2.
+    for i, source, text_hash, day in (
+        (1, "s1", "same", 20),
+        (2, "s1", "same", 21),
+        (3, "s2", "same", 21),
+        (4, "s1", "other", 21),
+    ):
+        con.execute(
+            "INSERT INTO articles (id, url, requested_url, canonical_url, source_id, lang,"
+            " declared_lang, title, text, author, published_at, date_source, fetched_at,"
+            " content_hash, duplicate_of, run_id, is_migration, model_version)"
+            " VALUES (?, ?, ?, ?, ?, 'de', 'de', 't', ?, '', ?, 'feed', ?, ?, NULL, 'r0',"
+            " true, 'm')",
+            [
+                f"id{i:04d}",
+                f"http://x/{i}",
+                f"http://x/{i}",
+                f"http://x/{i}",
+                source,
+                long_text(text_hash),
+                datetime(2026, 11, 20, 8),
+                datetime(2026, 11, day, i),
+                text_hash,
+            ],
+        )
+        con.execute(
+            "INSERT INTO article_frames VALUES (?, 'threat_fiscal', 0.9, true, NULL, NULL,"
+            " NULL, 'm', 1)",
+            [f"id{i:04d}"],
+        )
+    con.close()
+
+
+WEEKLY = "SELECT source, articles, migration_articles FROM weekly_frames ORDER BY source"
+
+
+def test_migration_003_upgrades_an_existing_database_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.duckdb"
+    old_database(path)
+    with duckdb.connect(str(path)) as con:
+        before = con.execute(WEEKLY).fetchall()
+    assert before == [("s1", 2, 2), ("s2", 1, 1)]
+    con = store.open_store(path)
+    try:
+        assert store.schema_version(con) == 3
+        assert con.execute("SELECT count(*) FROM article_frames").fetchone() == (4,)
+        stories = con.execute("SELECT id, story_id FROM articles ORDER BY id").fetchall()
+        # exact copies form one story named after the first copy; the rest their own
+        assert stories == [
+            ("id0001", "id0001"),
+            ("id0002", "id0001"),
+            ("id0003", "id0001"),
+            ("id0004", "id0004"),
+        ]
+        assert con.execute(WEEKLY).fetchall() == before  # the figures do not move
+        counted = con.execute(
+            "SELECT id, story_id, counted FROM migration_articles ORDER BY id"
+        ).fetchall()
+        assert [c for _, _, c in counted] == [True, False, True, True]
+    finally:
+        con.close()
+
+
+def page(
+    i: int, html: str = "<html><body>" + "<p>Absatz</p>" * 200 + "</body></html>"
+) -> FetchedPage:
+    return FetchedPage(
+        source_id="s1",
+        url=f"http://x/{i}",
+        requested_url=f"http://x/feed-link/{i}",
+        html=html,
+        encoding="cp1250",
+        fetched_at=datetime(2026, 11, 21, 9, tzinfo=UTC),
+        feed_title=f"Feed title {i}",
+        feed_published=datetime(2026, 11, 21, 7, tzinfo=UTC),
+    )
+
+
+def all_pages(db: duckdb.DuckDBPyConnection, **kw: Any) -> list[FetchedPage]:
+    return [p for batch in store.raw_pages(db, **kw) for p in batch]
+
+
+def test_raw_pages_round_trip_compressed(db: duckdb.DuckDBPyConnection) -> None:
+    pages = [page(1), page(2)]
+    assert store.save_raw_pages(db, pages, {"http://x/1": "id0001"}, maxsize=1_000_000) == 2
+    sizes = db.execute(
+        "SELECT html_bytes, octet_length(html_gz), article_id FROM raw_pages ORDER BY url"
+    ).fetchall()
+    assert [(b, a) for b, _, a in sizes] == [(2626, "id0001"), (2626, None)]
+    assert all(gz < b / 10 for b, gz, _ in sizes)  # repetitive markup compresses well
+    assert sorted(all_pages(db), key=lambda p: p.url) == pages
+    assert [p.url for p in all_pages(db, failed_only=True)] == ["http://x/2"]
+
+
+def test_a_page_over_maxsize_is_recorded_without_its_body(db: duckdb.DuckDBPyConnection) -> None:
+    store.save_raw_pages(db, [page(1), page(2, "<p>kurz</p>")], {}, maxsize=100)
+    rows = db.execute(
+        "SELECT url, html_bytes, html_gz IS NULL, dropped FROM raw_pages ORDER BY url"
+    ).fetchall()
+    assert rows == [
+        ("http://x/1", 2626, True, "larger than raw_html_maxsize (100 bytes)"),
+        ("http://x/2", 11, False, None),
+    ]
+    assert [p.url for p in all_pages(db)] == ["http://x/2"]
+
+
+def test_a_refetch_replaces_the_stored_page(db: duckdb.DuckDBPyConnection) -> None:
+    store.save_raw_pages(db, [page(1)], {}, maxsize=10_000)
+    newer = FetchedPage(**{**page(1).__dict__, "html": "<p>neu</p>"})
+    store.save_raw_pages(db, [newer, newer], {"http://x/1": "id0001"}, maxsize=10_000)
+    assert db.execute("SELECT count(*), any_value(article_id) FROM raw_pages").fetchone() == (
+        1,
+        "id0001",
+    )
+    assert [p.html for p in all_pages(db)] == ["<p>neu</p>"]
+
+
+def test_raw_pages_reads_in_batches_filtered(db: duckdb.DuckDBPyConnection) -> None:
+    later = [
+        FetchedPage(**{**page(i).__dict__, "fetched_at": datetime(2026, 12, 1, tzinfo=UTC)})
+        for i in range(3, 8)
+    ]
+    other = FetchedPage(**{**page(9).__dict__, "source_id": "s2"})
+    store.save_raw_pages(db, [page(1), page(2), *later, other], {}, maxsize=10_000)
+    batches = list(store.raw_pages(db, batch=2))
+    assert [len(b) for b in batches] == [2, 2, 2, 2]
+    since = all_pages(db, since=datetime(2026, 11, 30, tzinfo=UTC))
+    assert sorted(p.url for p in since) == [f"http://x/{i}" for i in range(3, 8)]
+    assert [p.url for p in all_pages(db, source_id="s2")] == ["http://x/9"]
+
+
+# Any text, lone surrogates included (st.text() and st.characters() leave them out).
+ANY_TEXT = st.lists(st.one_of(st.characters(), st.characters(categories=["Cs"])), max_size=300).map(
+    "".join
+)
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(html=ANY_TEXT)
+def test_any_html_round_trips_exactly(db: duckdb.DuckDBPyConnection, html: str) -> None:
+    # a page decoded with errors="surrogateescape" carries lone surrogates: it must survive
+    store.save_raw_pages(db, [page(1, html)], {}, maxsize=10_000)
+    assert [p.html for p in all_pages(db)] == [html]
+
+
+def test_purge_drops_old_bodies_and_keeps_the_record(db: duckdb.DuckDBPyConnection) -> None:
+    old = FetchedPage(**{**page(1).__dict__, "fetched_at": datetime(2026, 1, 1, tzinfo=UTC)})
+    store.save_raw_pages(db, [old, page(2)], {"http://x/1": "id0001"}, maxsize=10_000)
+    assert store.purge_raw_pages(db, datetime(2026, 6, 1, tzinfo=UTC)) == 1
+    assert store.purge_raw_pages(db, datetime(2026, 6, 1, tzinfo=UTC)) == 0
+    rows = db.execute(
+        "SELECT url, html_gz IS NULL, dropped, article_id FROM raw_pages ORDER BY url"
+    ).fetchall()
+    assert rows == [
+        ("http://x/1", True, "retention: fetched before 2026-06-01 00:00", "id0001"),
+        ("http://x/2", False, None, None),
+    ]
+
+
+def test_a_page_that_failed_extraction_is_known_and_not_fetched_again(
+    db: duckdb.DuckDBPyConnection,
+) -> None:
+    store.store_crawl(db, "r1", [], [], pages=[page(1)])
+    assert {"http://x/1", "http://x/feed-link/1"} <= store.known_urls(db)
+
+
+def test_store_crawl_is_one_transaction(db: duckdb.DuckDBPyConnection) -> None:
+    ok = FetchOutcome("s1", "http://x/rss", "feed", 200, None, datetime.now(UTC), etag='"e"')
+    # fetch_log takes a row without an outlet, feed_state does not: the LAST write fails
+    bad = FetchOutcome(None, "http://x/atom", "feed", 200, None, datetime.now(UTC))  # type: ignore[arg-type]
+    with pytest.raises(duckdb.ConstraintException, match=r"feed_state\.source_id"):
+        store.store_crawl(db, "r1", [article(1)], [ok, bad], pages=[page(1)])
+    for table in ("articles", "article_signatures", "raw_pages", "fetch_log", "feed_state"):
+        assert db.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,), table
+    assert store.store_crawl(db, "r2", [article(1)], [ok], pages=[page(1)]) == ["id0001"]
+
+
+def framing(i: int) -> Framing:
+    return Framing(
+        f"id{i:04d}",
+        "de",
+        True,
+        0.9,
+        {"threat_fiscal": 0.9},
+        ("threat_fiscal",),
+        "threat",
+        0.1,
+        (Evidence("threat_fiscal", 0.9, 0, 3, "Ein"),),
+        terms=(TermHit("metaphor", "welle", 0, 3, "Ein", "water"),),
+        quotes=(Quote(0, 3, "Ein", "", -1, -1, "unknown", ":"),),
+        model_version="m1",
+    )
+
+
+def test_reextraction_resets_classification_only_when_the_text_changed(
+    db: duckdb.DuckDBPyConnection,
+) -> None:
+    store.upsert_sources(db, [SOURCE])
+    store.store_crawl(
+        db,
+        "r1",
+        [article(1, long_text(1)), article(2, long_text(2))],
+        [],
+        pages=[page(1), page(2), page(3)],
+    )
+    store.save_framings(db, [framing(1), framing(2)])
+    same = Article(**{**article(1, long_text(1)).__dict__, "author": "Neue Autorin"})
+    edited = Article(**{**article(2).__dict__, "text": long_text("zwei"), "content_hash": "h2b"})
+    revived = article(3, long_text(3))  # page 3 failed extraction before
+    counts = store.update_reextracted(db, [same, edited, revived], "r2")
+    assert counts == store.ReextractCounts(updated=2, reset=1, inserted=1)
+    rows = db.execute(
+        "SELECT id, author, content_hash, model_version FROM articles ORDER BY id"
+    ).fetchall()
+    assert rows == [
+        ("id0001", "Neue Autorin", article(1, long_text(1)).content_hash, "m1"),
+        ("id0002", "A", "h2b", None),
+        ("id0003", "A", revived.content_hash, None),
+    ]
+    for table in store.CLASSIFICATION_TABLES:
+        ids = db.execute(f"SELECT DISTINCT article_id FROM {table}").fetchall()
+        assert ids == [("id0001",)], table
+    assert [a[0] for a in store.articles_to_classify(db, "m1")] == ["id0002", "id0003"]
+    linked = db.execute("SELECT url, article_id FROM raw_pages ORDER BY url").fetchall()
+    assert linked == [("http://x/1", "id0001"), ("http://x/2", "id0002"), ("http://x/3", "id0003")]
+    assert db.execute("SELECT count(*) FROM article_signatures").fetchone() == (3,)
+
+
+def test_reextraction_unlinks_a_copy_whose_text_changed(db: duckdb.DuckDBPyConnection) -> None:
+    text = long_text("gleich")
+    store.insert_articles(db, [article(1, text), article(2, text)], "r1")
+    changed = Article(**{**article(2).__dict__, "text": long_text("anders"), "content_hash": "x"})
+    store.update_reextracted(db, [changed], "r2")
+    rows = db.execute("SELECT id, duplicate_of FROM articles ORDER BY id").fetchall()
+    assert rows == [("id0001", None), ("id0002", None)]
+
+
+def feed(status: int | None, error: str | None, at: datetime, **kw: Any) -> FetchOutcome:
+    return FetchOutcome("s1", "http://x/rss", "feed", status, error, at, **kw)
+
+
+def test_feed_state_follows_the_runs(db: duckdb.DuckDBPyConnection) -> None:
+    t = datetime(2026, 11, 1, tzinfo=UTC)
+    store.store_crawl(db, "r1", [], [feed(200, None, t, etag='"e1"', last_modified="L")])
+    state = store.feed_states(db)["http://x/rss"]
+    assert (state.etag, state.last_modified, state.last_full_fetch) == ('"e1"', "L", t)
+    for i in range(1, 4):
+        store.store_crawl(
+            db, f"f{i}", [], [feed(None, "timeout", t + timedelta(hours=i))], disable_after=3
+        )
+    state = store.feed_states(db)["http://x/rss"]
+    assert (state.consecutive_failures, state.disabled_at) == (3, t + timedelta(hours=3))
+    assert state.etag == '"e1"' and state.last_success == t
+    skipped = feed(None, None, t + timedelta(days=1), note="skipped: disabled after 3")
+    store.store_crawl(db, "r5", [], [skipped], disable_after=3)
+    assert store.feed_states(db)["http://x/rss"] == state
+    store.update_feed_states(db, [feed(304, None, t + timedelta(days=9))], store._now(), 3)
+    state = store.feed_states(db)["http://x/rss"]
+    assert (state.consecutive_failures, state.disabled_at) == (0, None)
+    assert state.last_success == t + timedelta(days=9) and state.last_full_fetch == t
+
+
+def test_article_outcomes_do_not_touch_feed_state(db: duckdb.DuckDBPyConnection) -> None:
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    outcome = FetchOutcome("s1", "http://x/1", "article", 404, "HTTP 404", at)
+    store.store_crawl(db, "r1", [], [outcome])
+    assert store.feed_states(db) == {}
+
+
+def test_near_copies_share_a_story_and_count_once_per_outlet(
+    db: duckdb.DuckDBPyConnection,
+) -> None:
+    other = Source("s2", "Other", "Oberhausen", "DE", "de", feeds=("http://y/rss",))
+    store.upsert_sources(db, [SOURCE, other])
+    first = article(1, WIRE)
+    store.store_crawl(db, "r1", [first], [])
+    later = first.fetched_at + timedelta(hours=5)
+    republished = Article(**{**article(2, EDITED).__dict__, "fetched_at": later})
+    syndicated = Article(**{**article(3, SYNDICATED, "s2").__dict__, "fetched_at": later})
+    event = Article(**{**article(4, SAME_EVENT, "s2").__dict__, "fetched_at": later})
+    store.store_crawl(db, "r2", [republished, syndicated, event], [])
+    stories = db.execute("SELECT id, story_id FROM articles ORDER BY id").fetchall()
+    assert stories == [
+        ("id0001", "id0001"),
+        ("id0002", "id0001"),
+        ("id0003", "id0001"),
+        ("id0004", "id0004"),
+    ]
+    notes = db.execute(
+        "SELECT url, note FROM fetch_log WHERE run_id = 'r2' ORDER BY url"
+    ).fetchall()
+    assert notes == [
+        ("http://x/2", "near-duplicate of http://x/1 (s1): same story"),
+        ("http://x/3", "near-duplicate of http://x/1 (s1): same story"),
+    ]
+    store.save_framings(
+        db,
+        [
+            Framing(**{**framing(i).__dict__, "evidence": (), "terms": (), "quotes": ()})
+            for i in (1, 2, 3, 4)
+        ],
+    )
+    assert db.execute(WEEKLY).fetchall() == [("s1", 1, 1), ("s2", 2, 2)]
+
+
+def test_short_exact_copies_share_a_story(db: duckdb.DuckDBPyConnection) -> None:
+    short = "Kurze Meldung der Polizei über einen Einbruch in der Innenstadt."
+    store.insert_articles(db, [article(1, short), article(2, short, "s2")], "r1")
+    assert db.execute("SELECT story_id FROM articles ORDER BY id").fetchall() == [
+        ("id0001",),
+        ("id0001",),
+    ]
+
+
+def test_articles_stored_before_signatures_are_signed_when_in_the_window(
+    db: duckdb.DuckDBPyConnection,
+) -> None:
+    store.insert_articles(db, [article(1, WIRE)], "r1")
+    db.execute("DELETE FROM article_signatures")  # as after migration 003
+    later = Article(
+        **{**article(2, SYNDICATED).__dict__, "fetched_at": datetime(2026, 11, 25, tzinfo=UTC)}
+    )
+    store.insert_articles(db, [later], "r2")
+    assert db.execute("SELECT story_id FROM articles WHERE id = 'id0002'").fetchone() == ("id0001",)
+    assert db.execute("SELECT count(*) FROM article_signatures").fetchone() == (2,)
+
+
+def test_a_copy_after_the_window_is_a_new_story(db: duckdb.DuckDBPyConnection) -> None:
+    store.insert_articles(db, [article(1, WIRE)], "r1")
+    late = datetime(2026, 11, 21, tzinfo=UTC) + timedelta(days=dedup.WINDOW_DAYS + 1)
+    store.insert_articles(
+        db, [Article(**{**article(2, SYNDICATED).__dict__, "fetched_at": late})], "r2"
+    )
+    assert db.execute("SELECT story_id FROM articles WHERE id = 'id0002'").fetchone() == ("id0002",)

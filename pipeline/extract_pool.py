@@ -1,0 +1,121 @@
+"""Extraction in worker processes, fed while the crawl is still running.
+
+Extraction is CPU-bound (trafilatura parses every page), so it runs in a process pool, never
+in the crawler's reactor: the crawler keeps downloading while the workers parse. This module
+imports only the extraction code, so a spawned worker starts without loading the classifier
+stack (torch, onnxruntime) that the ingest module needs.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from datetime import UTC, datetime
+
+from pipeline.extract import ExtractionError, extract_article
+from pipeline.records import Article, FetchedPage, FetchOutcome
+
+log = logging.getLogger(__name__)
+POOL_CHUNK = 8  # pages per worker task: big enough to amortise pickling, small for balance
+
+Extracted = tuple[Article | None, FetchOutcome | None]
+Job = tuple[FetchedPage, str]  # a page and its outlet's declared language
+
+
+class ExtractionPool:
+    """Extract pages in ``workers`` processes (inline when 1); collect articles and problems.
+
+    Workers are spawned, not forked: the parent holds threads (Prefect's client, DuckDB)
+    that a fork would copy in an unknown state. A worker that dies (a page that crashes the
+    parser's C code, memory) costs its chunk's pages a recorded reason, not the run.
+    """
+
+    def __init__(
+        self,
+        langs: Mapping[str, str],
+        workers: int = 0,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.langs = langs  # outlet id -> declared language
+        self.workers = workers if workers > 0 else (os.cpu_count() or 1)
+        self.progress = progress
+        self.chunks: list[tuple[list[Job], Future[list[Extracted]]]] = []
+        self.executor: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> ExtractionPool:
+        if self.workers > 1:
+            context = multiprocessing.get_context("spawn")
+            self.executor = ProcessPoolExecutor(self.workers, mp_context=context)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # No waiting for the workers to exit (about a second, spent unloading their models):
+        # every result the caller wanted has been collected by then, and the rest is cancelled.
+        if self.executor is not None:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+
+    def submit(self, pages: Sequence[FetchedPage]) -> None:
+        """Queue pages for extraction, in chunks of POOL_CHUNK."""
+        for start in range(0, len(pages), POOL_CHUNK):
+            chunk = pages[start : start + POOL_CHUNK]
+            jobs = [(p, self.langs.get(p.source_id, "xx")) for p in chunk]
+            self.chunks.append((jobs, self._run(jobs)))
+
+    def _run(self, jobs: list[Job]) -> Future[list[Extracted]]:
+        """Run one chunk in a worker, or inline when the pool has one worker."""
+        if self.executor is not None:
+            future = self.executor.submit(extract_chunk, jobs)
+        else:
+            future = Future()
+            future.set_result(extract_chunk(jobs))
+        if self.progress is not None:
+            tick, n = self.progress, len(jobs)
+            future.add_done_callback(lambda _: tick(n))
+        return future
+
+    def results(self) -> tuple[list[Article], list[FetchOutcome]]:
+        """Wait for every page queued so far and forget them; articles, and the problems
+        of pages without one (a caller may drain batch by batch to bound memory)."""
+        articles, problems = [], []
+        chunks, self.chunks = self.chunks, []
+        for jobs, future in chunks:
+            for article, problem in _outcome(jobs, future):
+                if article is not None:
+                    articles.append(article)
+                if problem is not None:
+                    problems.append(problem)
+        return articles, problems
+
+
+def _outcome(jobs: list[Job], future: Future[list[Extracted]]) -> list[Extracted]:
+    """A chunk's results, or a recorded problem per page when its worker failed."""
+    try:
+        return future.result()
+    except Exception as exc:  # BrokenProcessPool, pickling errors: the pages are noted
+        log.error("extraction worker failed on a chunk: %r", exc)
+        reason = f"extraction worker failed: {type(exc).__name__}: {exc}"
+        return [(None, problem(page, reason)) for page, _ in jobs]
+
+
+def extract_chunk(jobs: Sequence[Job]) -> list[Extracted]:
+    """Extract a chunk of (page, declared language) pairs; runs inside a worker process."""
+    return [extract_one(page, lang) for page, lang in jobs]
+
+
+def extract_one(page: FetchedPage, declared_lang: str) -> Extracted:
+    """An article, or the fetch-log row saying why the page has none; never raises."""
+    try:
+        return extract_article(page, declared_lang), None
+    except ExtractionError as exc:
+        return None, problem(page, str(exc))
+    except Exception as exc:  # a page that breaks a library must not stop the run
+        log.exception("extraction crashed on %s", page.url)
+        return None, problem(page, f"extraction failed: {type(exc).__name__}: {exc}")
+
+
+def problem(page: FetchedPage, reason: str) -> FetchOutcome:
+    """A fetch-log row for a page that yielded no article."""
+    return FetchOutcome(page.source_id, page.url, "article", 200, reason, datetime.now(UTC))
