@@ -364,7 +364,7 @@ app.add_typer(sources_app, name="sources")
 
 @sources_app.command("check")
 def sources_check(
-    window: Annotated[int, typer.Option(help="days of the recent window")] = 7,
+    window: Annotated[int, typer.Option(help="days of the recent window", min=1)] = 7,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table")] = False,
 ) -> None:
     """Print each outlet's health: failures in a row, silence against its baseline,
@@ -382,7 +382,7 @@ def sources_check(
         for h in rows:
             sys.stdout.write(json.dumps(asdict(h), default=str, ensure_ascii=False) + "\n")
         return
-    console.print(health_table(rows))
+    console.print(health_table(rows, window=window))
     flagged = [h for h in rows if h.status != "ok"]
     console.print(f"{len(rows) - len(flagged)} of {len(rows)} outlets ok")
 

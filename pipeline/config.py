@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     concurrency_per_domain: int = Field(4, description="parallel requests per domain")
     download_delay: float = Field(0.0, description="minimum seconds between requests to a host")
     max_retries: int = Field(2, description="retries of a 5xx answer or a timeout")
+    retry_backoff: float = Field(
+        1.0,
+        description="seconds before a first retry, doubled for each further one (at most 60 s;"
+        " a 429/503 answer's Retry-After may ask for longer, also capped at 60 s)",
+    )
     max_redirects: int = Field(5, description="redirects followed per request")
     refetch: bool = Field(False, description="fetch article URLs already stored again")
     feed_full_fetch_hours: float = Field(

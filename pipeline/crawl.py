@@ -22,6 +22,7 @@ from pipeline.records import FeedPoll, FetchedPage, FetchOutcome
 
 log = logging.getLogger(__name__)
 NO_POLLS: Mapping[str, FeedPoll] = MappingProxyType({})
+STOP_GRACE = 60.0  # seconds a crawler stopped at its time limit has to flush its output
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ def crawl(
     out_dir: Path,
     settings: Settings,
     newsroom: str | None = None,
-    known_urls: frozenset[str] = frozenset(),
+    known: frozenset[str] = frozenset(),
     progress: Callable[[int], None] | None = None,
     timeout: float = 3600.0,
     polls: Mapping[str, FeedPoll] = NO_POLLS,
@@ -55,7 +56,7 @@ def crawl(
         (out_dir / name).unlink(missing_ok=True)
     config = out_dir / "crawl.json"
     config.write_text(
-        json.dumps(crawl_config(sources_file, out_dir, settings, newsroom, known_urls, polls)),
+        json.dumps(crawl_config(sources_file, out_dir, settings, newsroom, known, polls)),
         encoding="utf-8",
     )
     started = time.monotonic()
@@ -74,7 +75,7 @@ def crawl_config(
     out_dir: Path,
     settings: Settings,
     newsroom: str | None,
-    known_urls: frozenset[str],
+    known: frozenset[str],
     polls: Mapping[str, FeedPoll] = NO_POLLS,
 ) -> dict[str, object]:
     """The JSON config handed to ``python -m spiders.crawl``.
@@ -85,7 +86,7 @@ def crawl_config(
     return {
         "sources_file": str(sources_file.resolve()),
         "newsroom": newsroom,
-        "known_urls": sorted(known_urls),
+        "known": sorted(known),
         "polls": {url: _poll_fields(poll) for url, poll in polls.items()},
         "settings": {
             "out_dir": str(out_dir.resolve()),
@@ -97,6 +98,7 @@ def crawl_config(
             "concurrency_per_domain": settings.concurrency_per_domain,
             "max_retries": settings.max_retries,
             "max_redirects": settings.max_redirects,
+            "retry_backoff": settings.retry_backoff,
         },
     }
 
@@ -112,8 +114,9 @@ class PageTail:
     """Reads the pages the crawler appends to pages.jsonl, as complete lines arrive.
 
     The file is read from the last offset on each poll, so a long crawl's pages are parsed
-    once each; a line still being written waits for the next poll, and a line torn by a
-    killed crawler is skipped at the end with a warning.
+    once each; a line still being written waits for the next poll, and the unfinished last
+    line of a killed crawler is never read (a line that does not parse is skipped with a
+    warning).
     """
 
     def __init__(
@@ -154,21 +157,46 @@ def _run(
             stdout=output,
             stderr=subprocess.STDOUT,
         )
-    deadline = time.monotonic() + timeout
-    seen = 0
-    while proc.poll() is None:
-        if time.monotonic() > deadline:
+    try:
+        stopped = _wait(proc, time.monotonic() + timeout, log_file, progress, on_tick)
+    finally:
+        if proc.poll() is None:  # an error in a callback: never leave a crawler behind
             proc.kill()
-            raise TimeoutError(f"crawl did not finish within {timeout:.0f} s")
+    tail = output_file.read_text(encoding="utf-8", errors="replace")[-3000:]
+    if proc.returncode != 0 and not stopped:
+        raise RuntimeError(f"crawler exited with {proc.returncode} (see {output_file}):\n{tail}")
+    if tail.strip():
+        log.debug("crawler output (%s):\n%s", output_file, tail)
+
+
+def _wait(
+    proc: subprocess.Popen[bytes],
+    deadline: float,
+    log_file: Path,
+    progress: Callable[[int], None] | None,
+    on_tick: Callable[[], None],
+) -> bool:
+    """Wait for the crawler, reporting progress; True when it had to be stopped at the
+    deadline.
+
+    At the deadline the crawler gets SIGTERM, which scrapy answers by closing the spider
+    and flushing its output files: what it fetched is kept and stored, and the next run
+    goes on from there (stored URLs are not fetched again). Only a crawler that ignores it
+    for STOP_GRACE seconds is killed.
+    """
+    seen, stopped = 0, False
+    while proc.poll() is None:
+        if not stopped and time.monotonic() > deadline:
+            log.warning("crawl still running at its time limit: stopping it, keeping its pages")
+            proc.terminate()
+            stopped, deadline = True, time.monotonic() + STOP_GRACE
+        elif stopped and time.monotonic() > deadline:
+            proc.kill()
         time.sleep(0.3)
         seen = _report(log_file, seen, progress)
         on_tick()
     _report(log_file, seen, progress)
-    tail = output_file.read_text(encoding="utf-8", errors="replace")[-3000:]
-    if proc.returncode != 0:
-        raise RuntimeError(f"crawler exited with {proc.returncode} (see {output_file}):\n{tail}")
-    if tail.strip():
-        log.debug("crawler output (%s):\n%s", output_file, tail)
+    return stopped
 
 
 def _report(log_file: Path, seen: int, progress: Callable[[int], None] | None) -> int:

@@ -47,7 +47,7 @@ import unicodedata
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH
@@ -60,6 +60,7 @@ MIN_SHINGLES = 50
 SEED = 1  # datasketch's permutation seed; part of what makes stored signatures comparable
 SCHEME = "affine32"  # 32-bit hash values: half the size of 64-bit, ample for article lengths
 WINDOW_DAYS = 30  # stored articles this recent (by fetched_at) are candidates for a story
+WINDOW = timedelta(days=WINDOW_DAYS)
 # LSH banding (bands, rows per band): a pair with Jaccard J becomes a candidate with
 # probability 1 - (1 - J^4)^32: 0.87 at J = 0.5, 0.98 at 0.6, 0.996 at 0.63, 0.05 at 0.2.
 # datasketch's own choice for 0.5 (25 x 5) finds only 93 % of pairs at 0.63; candidates are
@@ -149,6 +150,10 @@ def assign_stories(candidates: Sequence[Signed], new: Sequence[Signed]) -> dict[
     (ties: the earliest article), rather than merging them: chaining copies of copies
     would let one story swallow unrelated ones. Stored stories are never renamed, so a
     story's id is its earliest article as far as the store knew when the story began.
+
+    An article joins only articles fetched before it (or at the same time), at most
+    ``WINDOW_DAYS`` earlier: a story's root is its earliest article, so an old page
+    extracted again never joins a story that began after it.
     """
     lsh = _index(candidates)
     known = {c.id: c for c in candidates}
@@ -174,8 +179,20 @@ def _best_match(lsh: MinHashLSH, known: dict[str, Signed], article: Signed) -> s
     for key in lsh.query(_sketch(article.signature)):
         other = known[key]
         assert other.signature is not None  # only signed articles are indexed
+        if not _may_join(article, other):
+            continue
         score = similarity(article.signature, other.signature)
         rank = (-score, other.fetched_at, other.id)
         if score >= THRESHOLD and (best is None or rank < best):
             best = rank
     return best[2] if best else None
+
+
+def _may_join(article: Signed, other: Signed) -> bool:
+    """Whether ``article`` may join ``other``'s story: ``other`` came first (ties: the
+    smaller id), at most WINDOW_DAYS before it."""
+    if other.id == article.id:
+        return False
+    gap = article.fetched_at - other.fetched_at
+    earlier = gap > timedelta(0) or (gap == timedelta(0) and other.id < article.id)
+    return earlier and gap <= WINDOW

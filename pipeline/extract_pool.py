@@ -13,6 +13,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 
 from pipeline.extract import ExtractionError, extract_article
@@ -30,7 +31,9 @@ class ExtractionPool:
 
     Workers are spawned, not forked: the parent holds threads (Prefect's client, DuckDB)
     that a fork would copy in an unknown state. A worker that dies (a page that crashes the
-    parser's C code, memory) costs its chunk's pages a recorded reason, not the run.
+    parser's C code, memory) breaks the whole process pool and every chunk in flight; those
+    chunks are then extracted again one page at a time in a fresh pool, so only the page
+    that kills a worker is lost, with its reason in the fetch log, never the run.
     """
 
     def __init__(
@@ -38,17 +41,18 @@ class ExtractionPool:
         langs: Mapping[str, str],
         workers: int = 0,
         progress: Callable[[int], None] | None = None,
+        extract: Callable[[Sequence[Job]], list[Extracted]] | None = None,
     ) -> None:
         self.langs = langs  # outlet id -> declared language
         self.workers = workers if workers > 0 else (os.cpu_count() or 1)
         self.progress = progress
+        self.extract = extract or extract_chunk  # tests pass a worker that dies
         self.chunks: list[tuple[list[Job], Future[list[Extracted]]]] = []
         self.executor: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> ExtractionPool:
         if self.workers > 1:
-            context = multiprocessing.get_context("spawn")
-            self.executor = ProcessPoolExecutor(self.workers, mp_context=context)
+            self._restart()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -57,23 +61,35 @@ class ExtractionPool:
         if self.executor is not None:
             self.executor.shutdown(wait=False, cancel_futures=True)
 
+    def _restart(self) -> None:
+        """A fresh process pool (the first, or one replacing a broken pool)."""
+        if self.executor is not None:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+        context = multiprocessing.get_context("spawn")
+        self.executor = ProcessPoolExecutor(self.workers, mp_context=context)
+
     def submit(self, pages: Sequence[FetchedPage]) -> None:
         """Queue pages for extraction, in chunks of POOL_CHUNK."""
         for start in range(0, len(pages), POOL_CHUNK):
             chunk = pages[start : start + POOL_CHUNK]
             jobs = [(p, self.langs.get(p.source_id, "xx")) for p in chunk]
-            self.chunks.append((jobs, self._run(jobs)))
+            self.chunks.append((jobs, self._run(jobs, tick=True)))
 
-    def _run(self, jobs: list[Job]) -> Future[list[Extracted]]:
-        """Run one chunk in a worker, or inline when the pool has one worker."""
-        if self.executor is not None:
-            future = self.executor.submit(extract_chunk, jobs)
-        else:
+    def _run(self, jobs: list[Job], tick: bool = False) -> Future[list[Extracted]]:
+        """Run jobs in a worker (a broken pool is replaced first), or inline with one."""
+        future: Future[list[Extracted]]
+        if self.executor is None:
             future = Future()
-            future.set_result(extract_chunk(jobs))
-        if self.progress is not None:
-            tick, n = self.progress, len(jobs)
-            future.add_done_callback(lambda _: tick(n))
+            future.set_result(self.extract(jobs))
+        else:
+            try:
+                future = self.executor.submit(self.extract, jobs)
+            except BrokenProcessPool:
+                self._restart()
+                return self._run(jobs, tick)
+        if tick and self.progress is not None:
+            progress, n = self.progress, len(jobs)
+            future.add_done_callback(lambda _: progress(n))
         return future
 
     def results(self) -> tuple[list[Article], list[FetchOutcome]]:
@@ -82,22 +98,31 @@ class ExtractionPool:
         articles, problems = [], []
         chunks, self.chunks = self.chunks, []
         for jobs, future in chunks:
-            for article, problem in _outcome(jobs, future):
+            for article, problem in self._outcome(jobs, future):
                 if article is not None:
                     articles.append(article)
                 if problem is not None:
                     problems.append(problem)
         return articles, problems
 
+    def _outcome(self, jobs: list[Job], future: Future[list[Extracted]]) -> list[Extracted]:
+        """A chunk's results; after a worker died, its pages one at a time."""
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            log.error("an extraction worker died; extracting its chunk page by page")
+            return [self._alone(job) for job in jobs]
+        except Exception as exc:  # e.g. a page that cannot be pickled: noted, not fatal
+            reason = f"extraction worker failed: {type(exc).__name__}: {exc}"
+            return [(None, problem(page, reason)) for page, _ in jobs]
 
-def _outcome(jobs: list[Job], future: Future[list[Extracted]]) -> list[Extracted]:
-    """A chunk's results, or a recorded problem per page when its worker failed."""
-    try:
-        return future.result()
-    except Exception as exc:  # BrokenProcessPool, pickling errors: the pages are noted
-        log.error("extraction worker failed on a chunk: %r", exc)
-        reason = f"extraction worker failed: {type(exc).__name__}: {exc}"
-        return [(None, problem(page, reason)) for page, _ in jobs]
+    def _alone(self, job: Job) -> Extracted:
+        """One page in its own task: the page that kills a worker is the one recorded."""
+        try:
+            return self._run([job]).result()[0]
+        except BrokenProcessPool:
+            self._restart()
+            return None, problem(job[0], "extraction worker died on this page (parser crash)")
 
 
 def extract_chunk(jobs: Sequence[Job]) -> list[Extracted]:

@@ -15,13 +15,17 @@ is tested without a crawler:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from pipeline.records import FeedPoll, FeedState, FetchOutcome
+from pipeline.timeutil import as_utc
+
+__all__ = ["as_utc"]  # re-exported: the one naive-UTC conversion (pipeline/timeutil.py)
 
 PROBE_REASON = "probe of a disabled feed"
+RETRY_REASON = "full fetch: articles failed in the last run"
 POLLED_KINDS = frozenset({"feed", "sitemap", "homepage"})  # the URLs feed_state tracks
 USABLE = frozenset({200, 304})  # a 304 answers a conditional request: the feed is alive
 
@@ -32,9 +36,28 @@ def plan_polls(
     now: datetime,
     full_fetch_hours: float,
     probe_days: float,
+    full_fetch_sources: Collection[str] = (),
 ) -> dict[str, FeedPoll]:
-    """A FeedPoll for every URL; a URL without a state is fetched in full (first poll)."""
-    return {url: plan_poll(url, states.get(url), now, full_fetch_hours, probe_days) for url in urls}
+    """A FeedPoll for every URL; a URL without a state is fetched in full (first poll).
+
+    ``full_fetch_sources`` (``store.sources_needing_full_fetch``): outlets whose article
+    pages failed transiently in the last run. Their feeds are fetched without validators,
+    so a feed that answers 304 still lists the failed links and the crawler retries them.
+    """
+    retry = frozenset(full_fetch_sources)
+    out = {}
+    for url in urls:
+        state = states.get(url)
+        poll = plan_poll(url, state, now, full_fetch_hours, probe_days)
+        if state is not None and state.source_id in retry and _conditional(poll):
+            poll = FeedPoll(url, reason=RETRY_REASON)
+        out[url] = poll
+    return out
+
+
+def _conditional(poll: FeedPoll) -> bool:
+    """A poll that sends validators (and so may get a 304 without the feed's links)."""
+    return not poll.skip and bool(poll.etag or poll.last_modified)
 
 
 def plan_poll(
@@ -61,12 +84,11 @@ def _disabled_poll(url: str, state: FeedState, now: datetime, probe_days: float)
     """Skip a disabled feed until its last attempt is ``probe_days`` old, then probe it."""
     last = last_attempt(state)
     if last is not None and now - as_utc(last) < timedelta(days=probe_days):
-        since = state.disabled_at or last
         return FeedPoll(
             url,
             skip=True,
             reason=f"skipped: disabled after {state.consecutive_failures} consecutive"
-            f" failures since {since:%Y-%m-%d}",
+            f" failures since {state.disabled_at:%Y-%m-%d}",
         )
     # A probe is a full fetch: validators of a feed that has been failing prove nothing.
     return FeedPoll(url, reason=PROBE_REASON)
@@ -75,11 +97,6 @@ def _disabled_poll(url: str, state: FeedState, now: datetime, probe_days: float)
 def last_attempt(state: FeedState) -> datetime | None:
     """When the feed was last requested; without that record, when it was disabled."""
     return state.last_attempt or state.disabled_at
-
-
-def as_utc(value: datetime) -> datetime:
-    """An aware UTC datetime; a naive one (a DuckDB TIMESTAMP) is taken as UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def is_skipped(outcome: FetchOutcome) -> bool:

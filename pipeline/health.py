@@ -13,12 +13,13 @@ first crawl stores a feed's whole backlog at once, which would inflate the usual
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
 
 from pipeline.records import SourceHealth
+from pipeline.timeutil import as_utc, naive_utc
 
 # `failing`: one failed poll is often a timeout or a deploy; three in a row (three runs)
 # are a broken feed that someone should look at.
@@ -56,7 +57,7 @@ class _Span:
     @classmethod
     def ending(cls, now: datetime, window_days: int, baseline_days: int) -> _Span:
         """The window ending at ``now`` and the baseline before it."""
-        end = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
+        end = naive_utc(now)
         start = end - timedelta(days=window_days)
         return cls(end, start, start - timedelta(days=baseline_days))
 
@@ -69,7 +70,7 @@ def source_health(
 ) -> list[SourceHealth]:
     """The health of every outlet in ``sources``, ordered by city and name."""
     span = _Span.ending(now, window_days, baseline_days)
-    polls, states = _polls(con, span), _feed_states(con)
+    polls, states = _polls(con, span), _feed_states(con, span)
     articles, pages = _articles(con, span), _pages(con, span)
     out = []
     for source_id, name, city in con.execute(
@@ -107,8 +108,8 @@ def _health(
         source_id=source_id,
         name=name,
         city=city,
-        last_success=_utc(_latest(last_poll, state_success)),
-        last_article=_utc(last_article),
+        last_success=as_utc(_latest(last_poll, state_success)),
+        last_article=as_utc(last_article),
         consecutive_failures=int(streak),
         feeds_disabled=int(disabled),
         articles_per_day=recent / window_days,
@@ -118,7 +119,7 @@ def _health(
         flags=(),
         status="ok",
     )
-    found = flags(unflagged, span.now.replace(tzinfo=UTC))
+    found = flags(unflagged, as_utc(span.now))
     return replace(unflagged, flags=found, status=status(found))
 
 
@@ -197,11 +198,17 @@ def _polls(con: duckdb.DuckDBPyConnection, span: _Span) -> dict[str, tuple[Any, 
     return {r[0]: r[1:] for r in rows}
 
 
-def _feed_states(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[Any, ...]]:
-    """Per outlet from feed_state (its current state): worst streak, disabled, last success."""
+def _feed_states(con: duckdb.DuckDBPyConnection, span: _Span) -> dict[str, tuple[Any, ...]]:
+    """Per outlet from feed_state: worst streak, disabled, last success.
+
+    Only URLs requested within the window count: a feed removed from the sources file, or
+    no longer advertised, is never polled again and its last streak would flag the outlet
+    forever. And only up to ``now``: a report for a past week must not show later failures.
+    """
     rows = con.execute(
         "SELECT source_id, max(consecutive_failures), count(disabled_at), max(last_success)"
-        " FROM feed_state GROUP BY source_id"
+        " FROM feed_state WHERE last_attempt >= ? AND last_attempt <= ? GROUP BY source_id",
+        [span.window_start, span.now],
     ).fetchall()
     return {r[0]: r[1:] for r in rows}
 
@@ -255,8 +262,3 @@ def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
 def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
     """The earlier of two optional times."""
     return min((t for t in (a, b) if t is not None), default=None)
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    """A TIMESTAMP value (naive UTC) as an aware datetime."""
-    return value.replace(tzinfo=UTC) if value is not None else None

@@ -20,7 +20,9 @@ def _when(value: datetime | None, today: date) -> str:
     return f"{value:%H:%M}" if value.date() == today else f"{value:%Y-%m-%d}"
 
 
-def health_table(rows: Sequence[SourceHealth], title: str = "Source health") -> Table:
+def health_table(
+    rows: Sequence[SourceHealth], title: str = "Source health", window: int = 7
+) -> Table:
     """One line per outlet: status, flags, last success, failures, rate, extraction."""
     today = datetime.now(UTC).date()
     headers = ("outlet", "status", "last ok", "last new", "fails", "/day", "usual")
@@ -32,8 +34,8 @@ def health_table(rows: Sequence[SourceHealth], title: str = "Source health") -> 
         pad_edge=False,
         padding=(0, 1, 0, 0),
         caption="times UTC · fails: failed requests in a row (worst feed) · /day: new articles"
-        " a day, last 7 days; usual: the weeks before · no text: pages without article text"
-        " / pages fetched",
+        f" a day, last {window} days; usual: the weeks before · no text: pages without"
+        " article text / pages fetched",
     )
     for h in rows:
         style = STYLES.get(h.status, "")

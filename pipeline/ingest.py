@@ -8,10 +8,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
-from models.classify import Classifier
 from pipeline import store
 from pipeline.config import Settings
 from pipeline.crawl import crawl
@@ -19,6 +19,9 @@ from pipeline.extract_pool import ExtractionPool
 from pipeline.feeds import plan_polls
 from pipeline.records import Article, Document, FeedState, FetchOutcome, Source
 from pipeline.sources import load_sources
+
+if TYPE_CHECKING:  # the classifier stack (torch) is loaded only by who classifies
+    from models.classify import Classifier
 
 log = logging.getLogger(__name__)
 CLASSIFY_BATCH = 64  # articles per classify-and-store transaction
@@ -62,14 +65,21 @@ def collect(
     sources = load_sources(sources_file, newsroom=newsroom)
     now = datetime.now(UTC)
     states = store.feed_states(con)
+    # Articles that failed for a passing reason are found again only in their feed: a
+    # feed answering 304 would hide them, so their outlets' feeds are fetched in full.
+    retry = store.sources_needing_full_fetch(
+        con, now - timedelta(hours=settings.feed_full_fetch_hours)
+    )
     polls = plan_polls(
         states,
         feed_urls(sources, states),
         now,
         settings.feed_full_fetch_hours,
         settings.feed_probe_days,
+        full_fetch_sources=retry,
     )
-    known = frozenset() if settings.refetch else store.known_urls(con)
+    ids = [s.id for s in sources]
+    known = frozenset() if settings.refetch else store.known_keys(con, ids)
     staging = settings.staging / run_id
     langs = {s.id: s.lang for s in sources}
     with ExtractionPool(langs, settings.extract_workers, progress) as pool:

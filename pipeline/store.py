@@ -11,10 +11,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,8 @@ from pipeline.records import (
     Framing,
     Source,
 )
-from pipeline.urls import canonical_url
+from pipeline.timeutil import as_utc, naive_utc
+from pipeline.urls import url_key
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ DISABLE_AFTER: int = Settings.model_fields["feed_disable_after"].default
 # output is 3 % larger (measured on 17 MB of HTML: 70 vs 38 MB/s, 3.8x vs 3.9x).
 GZIP_LEVEL = 4
 RAW_WRITE_BATCH = 500  # pages compressed and written per Arrow batch: bounds memory
+KEY_BACKFILL_BATCH = 50_000  # rows keyed per transaction when url_keys is backfilled
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -146,20 +148,6 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _naive_utc(value: datetime | None) -> datetime | None:
-    """Convert an aware datetime to naive UTC for a TIMESTAMP column."""
-    if value is None or value.tzinfo is None:
-        return value
-    return value.astimezone(UTC).replace(tzinfo=None)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """An aware UTC datetime; a naive one (read from a TIMESTAMP column) is UTC."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _write(con: duckdb.DuckDBPyConnection, sql: str, rows: list[dict[str, Any]] | pa.Table) -> None:
     """Run one INSERT ... SELECT over rows handed to DuckDB as an Arrow table (given as a
     table when nested columns need an explicit schema)."""
@@ -243,7 +231,7 @@ def log_fetches(
             "status": o.status,
             "error": o.error,
             "note": o.note or None,
-            "fetched_at": _naive_utc(o.fetched_at),
+            "fetched_at": naive_utc(o.fetched_at),
         }
         for o in outcomes
     ]
@@ -272,11 +260,13 @@ def store_crawl(
     noted in the log.
     """
     rows = _new_article_rows(con, articles, run_id)
-    stories, signatures = _plan_stories(con, rows)
+    stories, signatures = _plan_stories(con, [_signed(r) for r in rows])
     article_ids = {a.url: a.id for a in articles}
+    keys = [*_article_keys(articles), *_page_keys(pages)]
     with transaction(con):
         _insert_articles(con, rows, stories, signatures)
         _save_raw_pages(con, pages, article_ids, raw_maxsize, run_id)
+        _write_keys(con, keys)
         new_ids = [r["id"] for r in rows]
         log_fetches(con, run_id, [*outcomes, *_copy_notes(con, new_ids)])
         _update_feed_states(con, outcomes, _now(), disable_after)
@@ -303,8 +293,8 @@ def _new_article_rows(
         seen.add(a.id)
         row = asdict(a)
         row.update(
-            published_at=_naive_utc(a.published_at),
-            fetched_at=_naive_utc(a.fetched_at),
+            published_at=naive_utc(a.published_at),
+            fetched_at=naive_utc(a.fetched_at),
             run_id=run_id,
         )
         rows.append(row)
@@ -365,22 +355,98 @@ def _story_notes(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> list[Fet
 
 def _note(source_id: str, url: str, at: datetime, note: str) -> FetchOutcome:
     """A fetch-log note on an article page that was fetched and stored."""
-    return FetchOutcome(source_id, url, "article", 200, None, at.replace(tzinfo=UTC), note=note)
+    return FetchOutcome(source_id, url, "article", 200, None, as_utc(at), note=note)
 
 
-def known_urls(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
-    """Canonical forms of every stored article's and raw page's URLs (as announced, as
-    fetched, canonical).
+def known_keys(con: duckdb.DuckDBPyConnection, source_ids: Collection[str]) -> frozenset[str]:
+    """Keys (``urls.url_key``) of every URL form these outlets' stored articles and raw
+    pages carry: as announced, as fetched, canonical.
 
-    The crawler skips these, so a rerun fetches nothing twice even where feed links
-    redirect, and a page whose extraction failed is not fetched again either: its HTML is
-    in raw_pages, and ``framewatch reextract`` retries it from there.
+    The crawler skips a link whose ``url_key`` is among them, so a rerun fetches nothing
+    twice even where feed links redirect, and a page whose extraction failed is not fetched
+    again either: its HTML is in raw_pages, and ``framewatch reextract`` retries it from
+    there. The keys are written with the rows (``url_keys``); rows stored before that
+    table existed are keyed here, once.
     """
+    backfill_url_keys(con)
     rows = con.execute(
-        "SELECT requested_url, url, canonical_url FROM articles"
-        " UNION SELECT requested_url, url, url FROM raw_pages"
+        "SELECT DISTINCT key FROM url_keys WHERE source_id IN ?", [sorted(source_ids)]
     ).fetchall()
-    return frozenset(canonical_url(u) for row in rows for u in row)
+    return frozenset(r[0] for r in rows)
+
+
+def backfill_url_keys(con: duckdb.DuckDBPyConnection, batch: int = KEY_BACKFILL_BATCH) -> int:
+    """Key the articles and raw pages that have no url_keys rows yet; return how many.
+
+    A row counts as keyed when its own key (articles.id, raw_pages.url_id) is stored for
+    its outlet, which every write through this module does; so this finds only rows written
+    before url_keys existed (or outside the store), and a second call finds nothing. Works
+    ``batch`` rows per transaction, so memory stays bounded and an interrupted backfill
+    resumes where it stopped.
+    """
+    done = 0
+    for query, to_keys in (
+        (_UNKEYED_ARTICLES, _article_row_keys),
+        (_UNKEYED_PAGES, _page_row_keys),
+    ):
+        while rows := con.execute(query, [batch]).fetchall():
+            with transaction(con):
+                _write_keys(con, [k for row in rows for k in to_keys(row)])
+            done += len(rows)
+    if done:
+        log.info("keyed %d stored articles and raw pages for the crawler", done)
+    return done
+
+
+_UNKEYED_ARTICLES = """
+SELECT id, source_id, url, requested_url, canonical_url FROM articles a
+WHERE NOT EXISTS (SELECT 1 FROM url_keys k WHERE k.key = a.id AND k.source_id = a.source_id)
+LIMIT ?
+"""
+_UNKEYED_PAGES = """
+SELECT url_id, source_id, url, requested_url FROM raw_pages r
+WHERE NOT EXISTS (SELECT 1 FROM url_keys k WHERE k.key = r.url_id AND k.source_id = r.source_id)
+LIMIT ?
+"""
+
+Key = tuple[str, str]  # (url_keys.key, source_id)
+
+
+def _article_row_keys(row: tuple[Any, ...]) -> list[Key]:
+    """url_keys of an articles row (id, source_id, url, requested_url, canonical_url)."""
+    article_id, source_id, *urls = row
+    return [(article_id, source_id), *((url_key(u), source_id) for u in urls if u)]
+
+
+def _page_row_keys(row: tuple[Any, ...]) -> list[Key]:
+    """url_keys of a raw_pages row (url_id, source_id, url, requested_url)."""
+    page_id, source_id, *urls = row
+    return [(page_id, source_id), *((url_key(u), source_id) for u in urls if u)]
+
+
+def _article_keys(articles: Iterable[Article]) -> list[Key]:
+    """url_keys of articles about to be stored."""
+    return [
+        k
+        for a in articles
+        for k in _article_row_keys((a.id, a.source_id, a.url, a.requested_url, a.canonical_url))
+    ]
+
+
+def _page_keys(pages: Iterable[FetchedPage]) -> list[Key]:
+    """url_keys of raw pages about to be stored."""
+    return [
+        k
+        for p in pages
+        for k in _page_row_keys((url_id(p.url), p.source_id, p.url, p.requested_url))
+    ]
+
+
+def _write_keys(con: duckdb.DuckDBPyConnection, keys: Iterable[Key]) -> None:
+    """Add keys to url_keys (those already there are left alone), in the caller's
+    transaction."""
+    rows = [{"key": k, "source_id": src} for k, src in dict.fromkeys(keys)]
+    _write(con, "INSERT OR IGNORE INTO url_keys SELECT key, source_id FROM batch", rows)
 
 
 _ARTICLE_INSERT = """
@@ -428,31 +494,43 @@ def _exact_copy_stories(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> N
 _SIGNATURE_SCHEMA = pa.schema([("article_id", pa.string()), ("minhash", pa.list_(pa.uint32()))])
 
 
-def _plan_stories(
-    con: duckdb.DuckDBPyConnection, rows: Sequence[Mapping[str, Any]]
-) -> tuple[dict[str, str], pa.Table]:
-    """The story of each new article row, and the signatures to store.
+def _signed(row: Mapping[str, Any]) -> dedup.Signed:
+    """A new article row as story assignment sees it (naive UTC fetched_at)."""
+    return dedup.Signed(row["id"], naive_utc(row["fetched_at"]), dedup.signature(row["text"]))
 
-    Reads only, so the CPU work happens before the write transaction. Candidates are the
-    articles fetched up to ``dedup.WINDOW_DAYS`` before the earliest new one; a candidate
-    without a signature (stored before migration 003) gets one now, stored with the rest.
+
+def _plan_stories(
+    con: duckdb.DuckDBPyConnection, new: Sequence[dedup.Signed]
+) -> tuple[dict[str, str], pa.Table]:
+    """The story of each article in ``new``, and the signatures to store.
+
+    ``new``: articles to place in a story (new ones, or stored ones whose story is redone);
+    they are no candidates themselves. Reads only, so the CPU work happens before the
+    write transaction. Candidates are the stored articles fetched from ``dedup.WINDOW_DAYS``
+    before the earliest new one up to the latest new one (an article never joins a story
+    that began after it; ``dedup.assign_stories`` checks each pair); a candidate without
+    a signature (stored before migration 003) gets one now, stored with the rest.
     """
-    if not rows:
+    if not new:
         return {}, _signature_table([])
-    new = [dedup.Signed(r["id"], r["fetched_at"], dedup.signature(r["text"])) for r in rows]
-    since = min(a.fetched_at for a in new) - timedelta(days=dedup.WINDOW_DAYS)
-    signed, unsigned = _signed_candidates(con, since), _unsigned_candidates(con, since)
+    since = min(a.fetched_at for a in new) - dedup.WINDOW
+    until = max(a.fetched_at for a in new)
+    ids = {a.id for a in new}
+    signed = [c for c in _signed_candidates(con, since, until) if c.id not in ids]
+    unsigned = [c for c in _unsigned_candidates(con, since, until) if c.id not in ids]
     stories = dedup.assign_stories([*signed, *unsigned], new)
     return stories, _signature_table([*new, *unsigned])
 
 
-def _signed_candidates(con: duckdb.DuckDBPyConnection, since: datetime) -> list[dedup.Signed]:
-    """Stored articles fetched since ``since`` that have a current signature."""
+def _signed_candidates(
+    con: duckdb.DuckDBPyConnection, since: datetime, until: datetime
+) -> list[dedup.Signed]:
+    """Stored articles fetched from ``since`` to ``until`` that have a current signature."""
     table = con.sql(
         "SELECT a.id, a.fetched_at, coalesce(a.story_id, a.id) AS story_id, s.minhash"
         " FROM articles a JOIN article_signatures s ON s.article_id = a.id"
-        " WHERE a.fetched_at >= ? AND len(s.minhash) = ?",
-        params=[since, dedup.NUM_PERM],
+        " WHERE a.fetched_at >= ? AND a.fetched_at <= ? AND len(s.minhash) = ?",
+        params=[since, until, dedup.NUM_PERM],
     ).to_arrow_table()
     # One numpy matrix for all signatures instead of a Python list per row.
     matrix = pc.list_flatten(table["minhash"]).to_numpy().reshape(-1, dedup.NUM_PERM)
@@ -460,15 +538,17 @@ def _signed_candidates(con: duckdb.DuckDBPyConnection, since: datetime) -> list[
     return [dedup.Signed(ids[n], times[n], matrix[n], stories[n]) for n in range(len(ids))]
 
 
-def _unsigned_candidates(con: duckdb.DuckDBPyConnection, since: datetime) -> list[dedup.Signed]:
-    """Stored articles fetched since ``since`` without a signature (or one of another size),
-    signed now."""
+def _unsigned_candidates(
+    con: duckdb.DuckDBPyConnection, since: datetime, until: datetime
+) -> list[dedup.Signed]:
+    """Stored articles fetched from ``since`` to ``until`` without a signature (or one of
+    another size), signed now."""
     rows = con.execute(
         "SELECT a.id, a.fetched_at, coalesce(a.story_id, a.id), a.text FROM articles a"
         " LEFT JOIN article_signatures s ON s.article_id = a.id"
-        " WHERE a.fetched_at >= ?"
+        " WHERE a.fetched_at >= ? AND a.fetched_at <= ?"
         "   AND (s.article_id IS NULL OR (s.minhash IS NOT NULL AND len(s.minhash) <> ?))",
-        [since, dedup.NUM_PERM],
+        [since, until, dedup.NUM_PERM],
     ).fetchall()
     return [dedup.Signed(i, at, dedup.signature(text), story) for i, at, story, text in rows]
 
@@ -518,9 +598,11 @@ def save_raw_pages(
     """Store the raw HTML of fetched pages, compressed, in one transaction; return how many.
 
     ``article_ids`` maps a page URL to the article it yielded (absent: extraction failed).
-    A page already stored (a refetch, a rerun) is replaced. HTML larger than ``maxsize``
-    bytes is recorded without its body, with the reason in ``dropped``. A run stores its
-    pages through ``store_crawl`` instead, in the run's one transaction.
+    A page already stored (a refetch, a rerun) is replaced, unless the stored row yielded
+    an article and kept its body while the new fetch did not (over ``maxsize``, failed
+    extraction, an empty body): a refetch never loses good HTML. HTML larger than
+    ``maxsize`` bytes is recorded without its body, with the reason in ``dropped``. A run
+    stores its pages through ``store_crawl`` instead, in the run's one transaction.
     """
     with transaction(con):
         return _save_raw_pages(con, pages, article_ids, maxsize, run_id)
@@ -535,7 +617,12 @@ def _save_raw_pages(
 ) -> int:
     """save_raw_pages inside the caller's transaction."""
     latest = {url_id(p.url): p for p in pages}  # one row per URL: the last fetch wins
-    unique = list(latest.values())
+    good = _good_pages(con, list(latest))
+    unique = [
+        p
+        for key, p in latest.items()
+        if key not in good or _is_good(p, article_ids.get(p.url), maxsize)
+    ]
     for start in range(0, len(unique), RAW_WRITE_BATCH):
         rows = [
             _raw_row(p, article_ids.get(p.url), maxsize, run_id)
@@ -544,6 +631,24 @@ def _save_raw_pages(
         table = pa.Table.from_pylist(rows, schema=_RAW_SCHEMA)
         _write(con, "INSERT OR REPLACE INTO raw_pages BY NAME SELECT * FROM batch", table)
     return len(unique)
+
+
+def _good_pages(con: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> set[str]:
+    """The url_ids among ``keys`` stored with an article and a body."""
+    if not keys:
+        return set()
+    rows = con.execute(
+        "SELECT url_id FROM raw_pages"
+        " WHERE url_id IN ? AND article_id IS NOT NULL AND html_gz IS NOT NULL",
+        [list(keys)],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _is_good(page: FetchedPage, article_id: str | None, maxsize: int) -> bool:
+    """A fetch worth keeping: it yielded an article and has a body within ``maxsize``."""
+    size = len(page.html.encode("utf-8", "surrogatepass"))
+    return article_id is not None and bool(page.html.strip()) and size <= maxsize
 
 
 def _raw_row(
@@ -558,9 +663,9 @@ def _raw_row(
         "requested_url": page.requested_url,
         "source_id": page.source_id,
         "encoding": page.encoding,
-        "fetched_at": _naive_utc(page.fetched_at),
+        "fetched_at": naive_utc(page.fetched_at),
         "feed_title": page.feed_title,
-        "feed_published": _naive_utc(page.feed_published),
+        "feed_published": naive_utc(page.feed_published),
         "html_bytes": len(data),
         "html_gz": gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0) if kept else None,
         "dropped": None if kept else f"larger than raw_html_maxsize ({maxsize} bytes)",
@@ -569,16 +674,23 @@ def _raw_row(
     }
 
 
-_RAW_SELECT = """
-SELECT url_id, source_id, url, requested_url, html_gz, encoding, fetched_at, feed_title,
-       feed_published
-FROM raw_pages
-WHERE url_id > ? AND html_gz IS NOT NULL
+# Keys first, bodies after: a query that reads html_gz of every matching row before its
+# ORDER BY / LIMIT decompresses nothing but still moves every body through the sort.
+_RAW_KEYS = """
+SELECT url_id FROM raw_pages
+WHERE url_id > ? AND dropped IS NULL
   AND (?::VARCHAR IS NULL OR source_id = ?)
   AND (?::TIMESTAMP IS NULL OR fetched_at >= ?)
   AND (NOT ? OR article_id IS NULL)
 ORDER BY url_id
 LIMIT ?
+"""
+_RAW_SELECT = """
+SELECT url_id, source_id, url, requested_url, html_gz, encoding, fetched_at, feed_title,
+       feed_published
+FROM raw_pages
+WHERE url_id IN ? AND html_gz IS NOT NULL
+ORDER BY url_id
 """
 
 
@@ -592,19 +704,25 @@ def raw_pages(
 ) -> Iterator[list[FetchedPage]]:
     """The stored pages (HTML decompressed), ``batch`` at a time, for ``framewatch reextract``.
 
-    Pages are read by key ranges, one query per batch, so the caller may write (e.g.
+    Pages are read by key ranges (keyset pagination: the batch's keys first, then their
+    bodies), one pair of queries per batch, so the caller may write (e.g.
     ``update_reextracted``) on the same connection between batches. ``failed_only``: only
     pages that yielded no article. Pages whose HTML was dropped are left out.
     """
-    after, when = "", _naive_utc(since)
+    after, when = "", naive_utc(since)
     while True:
-        rows = con.execute(
-            _RAW_SELECT, [after, source_id, source_id, when, when, failed_only, batch]
-        ).fetchall()
-        if not rows:
+        keys = [
+            r[0]
+            for r in con.execute(
+                _RAW_KEYS, [after, source_id, source_id, when, when, failed_only, batch]
+            ).fetchall()
+        ]
+        if not keys:
             return
-        yield [_page(row) for row in rows]
-        after = rows[-1][0]
+        rows = con.execute(_RAW_SELECT, [keys]).fetchall()
+        if rows:
+            yield [_page(row) for row in rows]
+        after = keys[-1]
 
 
 def _page(row: tuple[Any, ...]) -> FetchedPage:
@@ -616,9 +734,9 @@ def _page(row: tuple[Any, ...]) -> FetchedPage:
         requested_url=requested,
         html=gzip.decompress(html_gz).decode("utf-8", "surrogatepass"),
         encoding=encoding,
-        fetched_at=fetched_at.replace(tzinfo=UTC),
+        fetched_at=as_utc(fetched_at),
         feed_title=title,
-        feed_published=published.replace(tzinfo=UTC) if published else None,
+        feed_published=as_utc(published),
     )
 
 
@@ -628,7 +746,7 @@ def purge_raw_pages(con: duckdb.DuckDBPyConnection, older_than: datetime) -> int
     Retention (``raw_html_retention_days``): the rows stay, with their metadata and article
     link, so the record of what was fetched survives; only the bodies go.
     """
-    cutoff = _naive_utc(older_than)
+    cutoff = naive_utc(older_than)
     with transaction(con):
         rows = con.execute(
             "UPDATE raw_pages SET html_gz = NULL, dropped = ?"
@@ -655,52 +773,95 @@ def update_reextracted(
 ) -> ReextractCounts:
     """Store the articles a new extraction of stored raw pages produced, in one transaction.
 
-    Stored articles are updated in place (title, text, author, date, language, hash). The
-    classifier reads title, text and language (models/classify.py puts the title in the
-    lead), so when one of those changed the article's classification is reset and the next
-    classify pass redoes it; otherwise it stands. New ids (pages that failed extraction
-    before) are inserted as a crawl would insert them. Stories of stored articles are kept;
-    a changed text only gets a new signature for future matches.
+    A page that yielded an article before updates that article in place, under its old id
+    even where the new extraction reads another canonical URL (a fixed extractor): the
+    article is not duplicated under a new id. Stored articles are updated in place (title,
+    text, author, date, language, canonical URL, hash). The classifier reads title, text and
+    language (models/classify.py puts the title in the lead), so when one of those changed
+    the article's classification is reset and the next classify pass redoes it; otherwise
+    it stands. New ids (pages that failed extraction before) are inserted as a crawl would
+    insert them.
+
+    An article whose text changed is placed in a story again, like a new article (its old
+    story and signature say nothing about the new text); so are the other members of a
+    story it was the first article of, since that story's name no longer describes them.
     """
-    unique = list({a.id: a for a in articles}.values())
-    stored = _classified_inputs(con, [a.id for a in unique])
+    unique = list({a.id: a for a in _under_page_ids(con, articles)}.values())
+    stored = _stored_inputs(con, [a.id for a in unique])
     existing = [a for a in unique if a.id in stored]
-    changed = [a for a in existing if (a.title, a.text, a.lang) != stored[a.id]]
+    changed = [a for a in existing if (a.title, a.text, a.lang) != stored[a.id][:3]]
+    retold = {a.id: a.text for a in existing if a.text != stored[a.id][1]}
     rows = _new_article_rows(con, unique, run_id)
-    stories, signatures = _plan_stories(con, rows)
-    resigned = [dedup.Signed(a.id, a.fetched_at, dedup.signature(a.text)) for a in changed]
+    restoried = [
+        dedup.Signed(i, at, dedup.signature(retold.get(i, text)))
+        for i, at, text in _story_members(con, [*retold], stored)
+    ]
+    stories, signatures = _plan_stories(con, [*restoried, *(_signed(r) for r in rows)])
+    keys = _article_keys(unique)
     with transaction(con):
         _write(con, _REEXTRACT_UPDATE, [_reextract_row(a) for a in existing])
         _reset_classification(con, [a.id for a in changed])
         _write(
             con,
-            "INSERT OR REPLACE INTO article_signatures SELECT * FROM batch",
-            _signature_table(resigned),
+            "UPDATE articles SET story_id = b.story_id FROM batch AS b WHERE articles.id = b.id",
+            [{"id": a.id, "story_id": stories[a.id]} for a in restoried],
         )
         _insert_articles(con, rows, stories, signatures)
         _relink_duplicates(con)
+        _exact_copy_stories(con, [*(a.id for a in restoried), *(r["id"] for r in rows)])
         _link_raw_pages(con, unique)
+        _write_keys(con, keys)
     return ReextractCounts(len(existing), len(changed), len(rows))
 
 
-def _classified_inputs(
-    con: duckdb.DuckDBPyConnection, ids: Sequence[str]
-) -> dict[str, tuple[str, str, str]]:
-    """(title, text, lang) of the stored articles among ``ids``: what the classifier read."""
+def _under_page_ids(con: duckdb.DuckDBPyConnection, articles: Sequence[Article]) -> list[Article]:
+    """The articles, each under the id its page yielded before (when it yielded one)."""
+    if not articles:
+        return []
     rows = con.execute(
-        "SELECT id, title, text, lang FROM articles WHERE id IN ?", [list(ids)]
+        "SELECT url_id, article_id FROM raw_pages WHERE url_id IN ? AND article_id IS NOT NULL",
+        [[url_id(a.url) for a in articles]],
     ).fetchall()
-    return {i: (title, text, lang) for i, title, text, lang in rows}
+    before = dict(rows)
+    return [replace(a, id=before.get(url_id(a.url), a.id)) for a in articles]
+
+
+def _stored_inputs(
+    con: duckdb.DuckDBPyConnection, ids: Sequence[str]
+) -> dict[str, tuple[str, str, str, datetime]]:
+    """(title, text, lang, fetched_at) of the stored articles among ``ids``; the first three
+    are what the classifier read."""
+    rows = con.execute(
+        "SELECT id, title, text, lang, fetched_at FROM articles WHERE id IN ?", [list(ids)]
+    ).fetchall()
+    return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
+
+
+def _story_members(
+    con: duckdb.DuckDBPyConnection,
+    ids: Sequence[str],
+    stored: Mapping[str, tuple[str, str, str, datetime]],
+) -> list[tuple[str, datetime, str]]:
+    """(id, fetched_at, stored text) of the articles ``ids`` and of the other members of
+    the stories they are the first article of."""
+    if not ids:
+        return []
+    members = con.execute(
+        "SELECT id, fetched_at, text FROM articles WHERE story_id IN ? AND id NOT IN ?",
+        [list(ids), list(ids)],
+    ).fetchall()
+    return [*((i, stored[i][3], stored[i][1]) for i in ids), *members]
 
 
 def _reextract_row(a: Article) -> dict[str, Any]:
     """The fields a re-extraction may change."""
     return {
         "id": a.id,
+        "canonical_url": a.canonical_url,
         "title": a.title,
         "text": a.text,
         "author": a.author,
-        "published_at": _naive_utc(a.published_at),
+        "published_at": naive_utc(a.published_at),
         "date_source": a.date_source,
         "lang": a.lang,
         "content_hash": a.content_hash,
@@ -708,7 +869,8 @@ def _reextract_row(a: Article) -> dict[str, Any]:
 
 
 _REEXTRACT_UPDATE = """
-UPDATE articles SET title = b.title, text = b.text, author = b.author,
+UPDATE articles SET canonical_url = b.canonical_url, title = b.title, text = b.text,
+       author = b.author,
        published_at = b.published_at, date_source = b.date_source, lang = b.lang,
        content_hash = b.content_hash
 FROM batch AS b WHERE articles.id = b.id
@@ -753,6 +915,38 @@ def _link_raw_pages(con: duckdb.DuckDBPyConnection, articles: Sequence[Article])
     )
 
 
+# --- retries ------------------------------------------------------------------------------
+
+# Errors worth another try soon (docs/sources.md, "What the fetch log says"): a server error
+# or overload, a timeout, a refused or cut connection. A 404, a robots.txt rule or a page
+# that is too large fails the same way next time.
+TRANSIENT_ERROR = r"^(HTTP (5[0-9][0-9]|408|429)$|timeout: |connection failed: )"
+
+
+def sources_needing_full_fetch(con: duckdb.DuckDBPyConnection, since: datetime) -> frozenset[str]:
+    """Outlets with an article page that failed transiently since ``since`` and has not been
+    stored (as an article or a raw page) since it failed.
+
+    Their feeds are then fetched without validators (``feeds.plan_polls``): a feed that
+    answers 304 lists no links, so the failed pages would not be tried again until the
+    feed changed.
+    """
+    rows = con.execute(
+        """
+        SELECT DISTINCT f.source_id FROM fetch_log f
+        WHERE f.kind = 'article' AND f.fetched_at >= ? AND regexp_matches(f.error, ?)
+          AND NOT EXISTS (SELECT 1 FROM articles a
+                          WHERE a.source_id = f.source_id AND a.fetched_at >= f.fetched_at
+                            AND (a.url = f.url OR a.requested_url = f.url))
+          AND NOT EXISTS (SELECT 1 FROM raw_pages r
+                          WHERE r.source_id = f.source_id AND r.fetched_at >= f.fetched_at
+                            AND (r.url = f.url OR r.requested_url = f.url))
+        """,
+        [naive_utc(since), TRANSIENT_ERROR],
+    ).fetchall()
+    return frozenset(r[0] for r in rows if r[0] is not None)
+
+
 # --- feed state ---------------------------------------------------------------------------
 
 
@@ -776,11 +970,11 @@ def _feed_state(row: tuple[Any, ...]) -> FeedState:
         source_id,
         etag,
         modified,
-        _aware(full),
-        _aware(success),
+        as_utc(full),
+        as_utc(success),
         failures,
-        _aware(disabled),
-        last_attempt=_aware(attempt),
+        as_utc(disabled),
+        last_attempt=as_utc(attempt),
         last_error=error,
     )
 
@@ -820,8 +1014,8 @@ def _update_feed_states(
 
 def _feed_state_row(state: FeedState, now: datetime) -> dict[str, Any]:
     """A feed_state row (naive UTC times)."""
-    row = {k: _naive_utc(v) if isinstance(v, datetime) else v for k, v in asdict(state).items()}
-    row["updated_at"] = _naive_utc(now)
+    row = {k: naive_utc(v) if isinstance(v, datetime) else v for k, v in asdict(state).items()}
+    row["updated_at"] = naive_utc(now)
     return row
 
 

@@ -6,6 +6,7 @@ same article" means the same thing everywhere.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import socket
 from urllib.parse import urlsplit
@@ -41,6 +42,15 @@ def canonical_url(url: str) -> str:
     """Strip tracking parameters and fragments, sort the query, lower-case the host."""
     cleaned = url_query_cleaner(url, TRACKING_PARAMS, remove=True, keep_fragments=False)
     return canonicalize_url(cleaned, keep_fragments=False)
+
+
+def url_key(url: str) -> str:
+    """A short stable key of a URL's canonical form (16 hex digits of its sha1).
+
+    The same hash as an article id of that canonical URL, so "known" URLs can be handed to
+    the crawler as keys: a tenth of the size of the URLs, and canonicalised once, at insert.
+    """
+    return hashlib.sha1(canonical_url(url).encode("utf-8")).hexdigest()[:16]
 
 
 def private_address(host: str) -> str | None:

@@ -2,7 +2,8 @@
 
 Twisted's reactor cannot be restarted inside one process, so every crawl runs in a fresh
 subprocess started by ``pipeline.crawl``; the config file names the sources, the output
-folder, the settings, the URLs already stored and how to poll each feed or sitemap.
+folder, the settings, the articles already stored and how to poll each feed or sitemap.
+``known`` holds ``pipeline.urls.url_key`` keys of the URLs already handled, not URLs.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def main(config_path: str) -> int:
     """Run one crawl as the config says; return the process exit code."""
     config = json.loads(Path(config_path).read_text(encoding="utf-8"))
     sources = load_sources(Path(config["sources_file"]), newsroom=config.get("newsroom"))
-    known = frozenset(config.get("known_urls", []))
+    known = frozenset(config.get("known", []))  # url_key()s of URLs already handled
     polls = read_polls(config.get("polls", {}))
     process = CrawlerProcess(crawl_settings(**config["settings"], sources=sources))
     process.crawl(NewsSpider, sources=sources, known=known, polls=polls)

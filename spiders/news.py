@@ -30,13 +30,14 @@ from scrapy.exceptions import (
 )
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.gz import gunzip
 from twisted.internet.error import ConnectError, ConnectionDone, ConnectionLost
 from twisted.internet.error import TimeoutError as TwistedTimeoutError
 from twisted.python.failure import Failure
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding
 
 from pipeline.records import FeedPoll, Source
-from pipeline.urls import canonical_url, netloc_of
+from pipeline.urls import canonical_url, netloc_of, url_key
 from spiders.items import LogItem, PageItem
 from spiders.middlewares import PrivateAddressBlocked
 
@@ -49,6 +50,7 @@ SITEMAP_NS = {
 FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/rdf+xml"})
 JSON_FEED_TYPES = frozenset({"application/feed+json", "application/json"})
 NOT_MODIFIED = 304
+GZIP_MAGIC = b"\x1f\x8b"
 NO_FEED = "no feed advertised on the home page"
 # What servers send when nobody configured a charset: a page's own declaration wins over it.
 SERVER_DEFAULT_CHARSETS = frozenset({"cp1252"})  # w3lib's name for ISO-8859-1 and US-ASCII
@@ -126,7 +128,7 @@ class NewsSpider(scrapy.Spider):
     ) -> None:
         super().__init__(**kwargs)
         self.sources = sources
-        self.known = known  # canonical URLs already stored: not fetched again
+        self.known = known  # url_key()s of the URLs already stored: not fetched again
         self.polls = polls  # how to poll each feed/sitemap URL (validators, skip)
         self.requested: set[str] = set()  # canonical article URLs asked for in this crawl
         self.polled: set[str] = set()  # canonical feed/sitemap URLs asked for in this crawl
@@ -139,7 +141,14 @@ class NewsSpider(scrapy.Spider):
         }
 
     async def start(self) -> AsyncIterator[Any]:
-        """One request per home page, feed and sitemap; an unusable URL is logged, not fatal."""
+        """One request per declared home page, feed and sitemap; an unusable URL is logged.
+
+        Feeds found on a home page and children of a sitemap index are reached through
+        their parent, each run: home pages are never asked conditionally, and a sitemap
+        index keeps no validators (see ``parse_sitemap``), so a parent's 304 never hides
+        them, and a URL its parent no longer lists (or an outlet removed from the sources
+        file) is not polled any more.
+        """
         for source in self.sources:
             for url in source.homepages:
                 yield self._homepage(url, source)
@@ -238,7 +247,13 @@ class NewsSpider(scrapy.Spider):
             "max_retry_times": settings.getint("RETRY_TIMES") if retries is None else retries,
         }
 
-    def _log(self, response: Response, error: str | None = None, note: str = "") -> LogItem:
+    def _log(
+        self,
+        response: Response,
+        error: str | None = None,
+        note: str = "",
+        validators: bool = True,
+    ) -> LogItem:
         """A fetch-log item for a response.
 
         Home pages, feeds and sitemaps are logged under the URL that was asked for (declared,
@@ -253,7 +268,8 @@ class NewsSpider(scrapy.Spider):
             url = _first_hop(response)
             if url != response.url:
                 notes.append(f"redirected to {response.url}")
-        etag, modified = _validators(response) if kind in ("feed", "sitemap") else (None, None)
+        polled = validators and kind in ("feed", "sitemap")
+        etag, modified = _validators(response) if polled else (None, None)
         text = "; ".join(n for n in (*notes, note) if n)
         return LogItem(
             meta["source_id"], url, kind, response.status, error, text, _now(), etag, modified
@@ -331,12 +347,25 @@ class NewsSpider(scrapy.Spider):
             yield self._log(response, error=f"sitemap could not be parsed: {exc!r}")
 
     def _parse_sitemap(self, response: Response) -> Iterator[Any]:
-        """An XML / Google News sitemap or a sitemap index (entities off, no network)."""
+        """An XML / Google News sitemap or a sitemap index (entities off, no network).
+
+        A gzipped sitemap (``.xml.gz`` served without Content-Encoding) is inflated here, up
+        to the request's download_maxsize.
+        """
+        try:
+            body = _sitemap_body(response)
+        except (OSError, EOFError, ValueError) as exc:
+            maxsize = response.meta.get("download_maxsize")
+            too_large = f"too large: over download_maxsize ({maxsize} bytes) once gunzipped"
+            # scrapy's size error is a ValueError carrying max_size
+            error = too_large if hasattr(exc, "max_size") else f"unusable sitemap: {exc!r}"
+            yield self._log(response, error=error)
+            return
         parser = etree.XMLParser(
             resolve_entities=False, no_network=True, recover=False, huge_tree=False
         )
         try:
-            root = etree.fromstring(response.body, parser=parser)
+            root = etree.fromstring(body, parser=parser)
         except etree.XMLSyntaxError as exc:
             yield self._log(response, error=f"unusable sitemap: {exc}")
             return
@@ -347,18 +376,23 @@ class NewsSpider(scrapy.Spider):
         if not children and not urls:
             yield self._log(response, error="sitemap lists no URLs")
             return
-        yield self._log(response, note=f"sitemap index of {len(children)}" if children else "")
+        # An index keeps no validators, so it is fetched in full every run: a 304 for an
+        # index whose child sitemaps change daily would leave their news unread.
+        note = f"sitemap index of {len(children)}" if children else ""
+        yield self._log(response, note=note, validators=not children)
         for child in children:
             yield from self._poll(response.urljoin(child), response.meta["source"], "sitemap")
         for url in urls:
             yield from self._sitemap_url(response, url)
 
     def _sitemap_url(self, response: Response, url: Any) -> Iterator[Any]:
-        """The article of one ``<url>`` of a sitemap, dated by Google News or lastmod."""
+        """The article of one ``<url>`` of a sitemap, dated by Google News only.
+
+        ``<lastmod>`` is when the page last changed, not when it was published: it would
+        outrank the page's own datePublished downstream, so it is not read.
+        """
         loc = url.findtext("sm:loc", namespaces=SITEMAP_NS)
-        date = url.findtext("news:news/news:publication_date", namespaces=SITEMAP_NS) or (
-            url.findtext("sm:lastmod", namespaces=SITEMAP_NS)
-        )
+        date = url.findtext("news:news/news:publication_date", namespaces=SITEMAP_NS)
         title = url.findtext("news:news/news:title", namespaces=SITEMAP_NS) or ""
         if loc:
             yield from self._article(response, loc.strip(), title, _parse_iso(date))
@@ -369,7 +403,7 @@ class NewsSpider(scrapy.Spider):
         """Request an article page unless it is already stored or requested in this crawl."""
         url = response.urljoin(link)
         canonical = _key(url)
-        if canonical in self.known or canonical in self.requested:
+        if canonical in self.requested or _stored_key(url) in self.known:
             return
         self.requested.add(canonical)
         yield self._request_or_log(
@@ -422,6 +456,26 @@ def _key(url: str) -> str:
         return canonical_url(url)
     except ValueError:
         return url
+
+
+def _stored_key(url: str) -> str:
+    """The key the store knows an article URL by (``url_key``; '' if it cannot have one)."""
+    try:
+        return url_key(url)
+    except ValueError:
+        return ""
+
+
+def _sitemap_body(response: Response) -> bytes:
+    """The body, gunzipped when it is gzip data without Content-Encoding (``.xml.gz``).
+
+    Raises scrapy's size error (a ValueError with ``max_size``) past the request's
+    download_maxsize, OSError or EOFError for broken gzip data.
+    """
+    body = response.body
+    if not body.startswith(GZIP_MAGIC):
+        return body
+    return gunzip(body, max_size=int(response.meta.get("download_maxsize") or 0))
 
 
 def _first_hop(response: Response) -> str:
@@ -522,8 +576,13 @@ def _page_charset(response: TextResponse, header: str | None) -> str | None:
 
 
 def _entry_time(entry: Any) -> str | None:
-    """The entry's published (or updated) time as ISO text; feedparser gives UTC tuples."""
-    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
+    """The entry's publication time as ISO text; feedparser gives UTC tuples.
+
+    Only ``published_parsed`` (RSS pubDate, Atom published): an Atom ``<updated>`` (and
+    ``dc:date``, which feedparser files as updated) is a modification date, which would
+    outrank the page's own datePublished downstream.
+    """
+    parsed = entry.get("published_parsed")
     if not parsed:
         return None
     return datetime.fromtimestamp(calendar.timegm(parsed), UTC).isoformat()

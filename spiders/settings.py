@@ -15,6 +15,7 @@ from pipeline.records import Source
 from pipeline.urls import host_of
 
 BOT_NAME = "framewatch"
+RETRY_BACKOFF_MAX = 60.0  # seconds: the longest wait before a retry, Retry-After included
 
 
 def crawl_settings(
@@ -28,8 +29,13 @@ def crawl_settings(
     max_retries: int = 2,
     max_redirects: int = 5,
     sources: Iterable[Source] = (),
+    retry_backoff: float = 1.0,
 ) -> dict[str, Any]:
-    """The settings of one crawl; outputs go to JSONL files in ``out_dir``."""
+    """The settings of one crawl; outputs go to JSONL files in ``out_dir``.
+
+    ``retry_backoff`` is the wait before a first retry in seconds, doubled for each further
+    one and capped at RETRY_BACKOFF_MAX (a 429/503's Retry-After may ask for longer).
+    """
     return {
         "BOT_NAME": BOT_NAME,
         # Twisted's own default reactor, not scrapy's asyncio one: with asyncio, scrapy 2.19
@@ -56,6 +62,9 @@ def crawl_settings(
         "RETRY_ENABLED": True,
         "RETRY_TIMES": max_retries,
         "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408, 429],
+        # Scrapy retries at once; spiders.middlewares.RetryBackoff spaces the attempts.
+        "FRAMEWATCH_RETRY_BACKOFF": retry_backoff,
+        "FRAMEWATCH_RETRY_BACKOFF_MAX": RETRY_BACKOFF_MAX,
         "REDIRECT_MAX_TIMES": max_redirects,
         "COOKIES_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,
@@ -63,8 +72,14 @@ def crawl_settings(
         "LOG_LEVEL": "WARNING",
         "FRAMEWATCH_ALLOW_PRIVATE": allow_private,
         "DOWNLOADER_MIDDLEWARES": {
-            "spiders.middlewares.PrivateAddressGuard": 50,
+            # Requests run through these in ascending order, responses in descending order.
+            "spiders.middlewares.RetryBackoff": 40,  # wait first, then check the address
+            "spiders.middlewares.PrivateAddressGuard": 50,  # before robots.txt is fetched
             "spiders.middlewares.FixedSlotDelay": 60,
+            "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+            "spiders.middlewares.RetryAfterMiddleware": 550,
+            # The answer's address is checked before retry or redirect act on it.
+            "spiders.middlewares.PrivateAnswerGuard": 990,
         },
         # Only http(s): a feed must not make the crawler read local files or other schemes.
         "DOWNLOAD_HANDLERS": {"file": None, "data": None, "s3": None, "ftp": None},
@@ -85,6 +100,9 @@ def crawl_settings(
 
 def download_slots(sources: Iterable[Source]) -> dict[str, dict[str, Any]]:
     """``DOWNLOAD_SLOTS`` for the outlets that set their own concurrency or delay.
+
+    A declared delay is kept exact: its slot gets ``jitter: 0`` (scrapy 2.19's per-slot key;
+    the global DOWNLOAD_DELAY_JITTER of 0.5 would make a declared 10 s anything from 5 s).
 
     Scrapy keys download slots by host name, so the entry of a host shared by several
     outlets (a media group's CDN, the demo's 127.0.0.1) takes the most polite of their values:
@@ -109,3 +127,4 @@ def _merge_slot(slot: dict[str, Any], source: Source) -> None:
         slot["concurrency"] = min(slot.get("concurrency", source.concurrency), source.concurrency)
     if source.download_delay is not None:
         slot["delay"] = max(slot.get("delay", source.download_delay), source.download_delay)
+        slot["jitter"] = 0  # exact: scrapy would otherwise wait 0.5-1.5 x the delay

@@ -143,4 +143,4 @@ def test_extract_prints_one_json_line_per_file(tmp_path: Path) -> None:
 def test_extract_refuses_one_url_for_several_files(tmp_path: Path) -> None:
     page = str(PAGES / "hr-posavski-glasnik.html")
     result = invoke(tmp_path / "none.duckdb", "extract", page, page, "--url", "http://x/1")
-    assert result.exit_code != 0
+    assert result.exit_code == 2 and "one file" in result.output  # a usage error, said why

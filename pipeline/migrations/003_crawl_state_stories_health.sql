@@ -40,6 +40,15 @@ CREATE TABLE article_signatures (
     minhash    UINTEGER[]
 );
 
+-- Keys of the URLs already handled, per outlet, handed to the crawler instead of URLs
+-- (pipeline/store.py, known_keys). Rows stored before this table existed are keyed the
+-- first time known_keys finds them without their own key.
+CREATE TABLE url_keys (
+    key       VARCHAR NOT NULL,
+    source_id VARCHAR NOT NULL,
+    PRIMARY KEY (key, source_id)
+);
+
 ALTER TABLE articles ADD COLUMN story_id VARCHAR;
 
 -- Backfill: exact copies form one story named after their first copy, which is exactly what
@@ -99,6 +108,10 @@ COMMENT ON COLUMN raw_pages.run_id IS 'the run that fetched it; NULL when stored
 COMMENT ON TABLE article_signatures IS 'MinHash signature of each article''s text (pipeline/dedup.py: 5-word shingles, 128 permutations), for near-duplicate stories.';
 COMMENT ON COLUMN article_signatures.article_id IS 'articles.id';
 COMMENT ON COLUMN article_signatures.minhash IS '128 MinHash values (datasketch affine32, seed 1); NULL when the text is too short (under 50 shingles) for near-duplicate detection';
+
+COMMENT ON TABLE url_keys IS 'Keys of every URL form already handled per outlet (articles: url, requested_url, canonical_url; raw_pages: url, requested_url), so the crawler skips them without the URLs themselves.';
+COMMENT ON COLUMN url_keys.key IS 'pipeline/urls.py url_key: 16 hex digits of the sha1 of the canonical URL; also each row''s own key (articles.id, raw_pages.url_id), which marks it as keyed';
+COMMENT ON COLUMN url_keys.source_id IS 'outlet (sources.id)';
 
 COMMENT ON COLUMN articles.story_id IS 'id of the first article of its story: the same text, or a near-duplicate (estimated Jaccard >= 0.5 of 5-word shingles) fetched within 30 days';
 COMMENT ON COLUMN articles.duplicate_of IS 'id of the first article with the same text (exact copy; near copies share story_id instead)';

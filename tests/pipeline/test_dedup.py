@@ -145,9 +145,25 @@ def test_a_stored_story_keeps_its_id_and_order_decides_within_a_batch() -> None:
 
 
 def test_an_article_joins_the_most_similar_story_not_the_first() -> None:
-    far = signed("far", SYNDICATED, hours=-10)  # similar, but less than `near`
-    near = signed("near", WIRE, hours=-5)
-    assert assign_stories([far, near], [signed("new", EDITED)]) == {"new": "near"}
+    # Both stored articles are copies of WIRE above the threshold; `near` is the closer one.
+    corrected = WIRE.replace("Oberhausen", "Mülheim", 1)
+    assert dedup.THRESHOLD <= sim(WIRE, SYNDICATED) < sim(WIRE, corrected) < 1.0
+    far = signed("far", SYNDICATED, hours=-10, story="far")  # earlier: a tie would pick it
+    near = signed("near", corrected, hours=-5, story="near")
+    assert assign_stories([far, near], [signed("new", WIRE)]) == {"new": "near"}
+    assert assign_stories([far], [signed("new", WIRE)]) == {"new": "far"}  # a candidate
+
+
+def test_an_article_never_joins_a_story_that_began_after_it() -> None:
+    later = signed("later", SYNDICATED, hours=5, story="later")
+    assert assign_stories([later], [signed("old", WIRE)]) == {"old": "old"}
+
+
+def test_a_copy_more_than_the_window_apart_is_not_a_match() -> None:
+    hours = dedup.WINDOW_DAYS * 24
+    stored = [signed("wire", WIRE, story="wire")]
+    assert assign_stories(stored, [signed("in", SYNDICATED, hours=hours)]) == {"in": "wire"}
+    assert assign_stories(stored, [signed("out", SYNDICATED, hours=hours + 1)]) == {"out": "out"}
 
 
 def test_articles_already_stored_are_not_reassigned() -> None:

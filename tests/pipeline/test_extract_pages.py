@@ -57,7 +57,7 @@ def test_golden_page(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_a_given_url_replaces_the_missing_one(name: str) -> None:
+def test_the_pages_canonical_wins_over_a_given_url_with_tracking(name: str) -> None:
     want = expected(name)
     got = extract_file(PAGES / str(want["file"]), url=f"{want['url']}?utm_source=rss")
     assert got.url == want["url"]  # tracking parameter gone, same canonical

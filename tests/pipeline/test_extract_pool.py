@@ -4,12 +4,13 @@ worker costs its pages a recorded reason, not the run."""
 from __future__ import annotations
 
 import json
-from concurrent.futures import Future
+import os
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pipeline.extract import read_html
-from pipeline.extract_pool import Extracted, ExtractionPool, _outcome
+from pipeline.extract_pool import Extracted, ExtractionPool, Job, extract_chunk
 from pipeline.records import FetchedPage
 
 PAGES = Path(__file__).parents[1] / "fixtures" / "pages"
@@ -50,10 +51,25 @@ def test_two_workers_extract_what_inline_extraction_does() -> None:
     assert inline_problems == pooled_problems == ["https://x.example/empty"]
 
 
-def test_a_failed_worker_records_each_page_of_its_chunk() -> None:
-    page = golden_pages()[-1]
-    future: Future[list[Extracted]] = Future()
-    future.set_exception(RuntimeError("worker died"))
-    [(article, problem)] = _outcome([(page, "en")], future)
-    assert article is None and problem is not None
-    assert problem.url == page.url and "worker died" in (problem.error or "")
+def dies_on_poison(jobs: Sequence[Job]) -> list[Extracted]:
+    """A worker function that kills its process on a poison page, like a parser crash."""
+    if any(page.url.endswith("/poison") for page, _ in jobs):
+        os._exit(3)
+    return extract_chunk(jobs)
+
+
+def test_a_page_that_kills_its_worker_costs_only_that_page() -> None:
+    pages = golden_pages()
+    poison = FetchedPage(
+        "en", "https://x.example/poison", "https://x.example/poison", "", "utf-8", NOW
+    )
+    langs = {p.source_id: p.source_id for p in pages}
+    with ExtractionPool(langs, 2, extract=dies_on_poison) as pool:
+        pool.submit([poison, *pages])
+        articles, problems = pool.results()
+        pool.submit(pages[:1])  # the pool still works after the crash
+        again, _ = pool.results()
+    assert len(articles) == 5 and len(again) == 1
+    assert sorted(p.url for p in problems) == ["https://x.example/empty", poison.url]
+    [died] = [p for p in problems if p.url == poison.url]
+    assert "worker died" in (died.error or "")

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from pipeline.feeds import (
     PROBE_REASON,
+    RETRY_REASON,
     is_skipped,
     next_state,
     plan_polls,
@@ -134,3 +135,29 @@ def test_a_failure_keeps_the_validators_and_lengthens_the_streak() -> None:
     plain = FeedState(URL, "s1", '"a"', None, NOW, NOW, 2, None)
     s = next_state(plain, outcome(None, "timeout"), 48)
     assert (s.etag, s.consecutive_failures, s.last_attempt) == ('"a"', 3, NOW)
+
+
+def test_feeds_of_outlets_whose_articles_failed_are_fetched_in_full() -> None:
+    other = state(url="http://y/rss", source_id="s2")
+    states = {URL: state(), "http://y/rss": other}
+    urls = [URL, "http://y/rss", "http://new/rss"]
+    polls = plan_polls(states, urls, NOW, HOURS, PROBE_DAYS, full_fetch_sources={"s1"})
+    assert polls[URL] == FeedPoll(URL, reason=RETRY_REASON)
+    assert RETRY_REASON == "full fetch: articles failed in the last run"
+    assert polls["http://y/rss"].etag == '"v1"'  # another outlet: still conditional
+    assert polls["http://new/rss"] == FeedPoll("http://new/rss")  # no state: full anyway
+
+
+def test_a_retry_does_not_wake_a_disabled_feed_or_rename_a_full_fetch() -> None:
+    disabled = state(disabled_at=NOW - timedelta(days=1), consecutive_failures=50)
+    stale = state(url="http://x/atom", last_full_fetch=NOW - timedelta(hours=25))
+    polls = plan_polls(
+        {URL: disabled, "http://x/atom": stale},
+        [URL, "http://x/atom"],
+        NOW,
+        HOURS,
+        PROBE_DAYS,
+        full_fetch_sources=["s1"],
+    )
+    assert polls[URL].skip
+    assert polls["http://x/atom"].reason == "full fetch: validators older than 24 h"

@@ -227,3 +227,29 @@ def test_an_outlet_not_polled_yet_or_with_stored_articles_has_not_failed(
     articles(db, "older", [day(2)])
     assert check(db, "new").flags == () and check(db, "new").status == "ok"
     assert "never_succeeded" not in check(db, "older").flags
+
+
+def test_a_feed_not_polled_within_the_window_no_longer_flags(
+    db: duckdb.DuckDBPyConnection,
+) -> None:
+    """A feed removed from the sources file keeps its last streak in feed_state forever."""
+    steady(db, "gone", per_day=2)
+    old = FetchOutcome("gone", "http://gone/old-rss", "feed", None, "HTTP 500", day(20))
+    for i in range(store.DISABLE_AFTER):
+        store.store_crawl(
+            db, f"old-{i}", [], [FetchOutcome(**{**old.__dict__, "fetched_at": day(20 - i)})]
+        )
+    assert store.feed_states(db)["http://gone/old-rss"].disabled_at is not None
+    h = check(db, "gone")
+    assert (h.status, h.consecutive_failures, h.feeds_disabled) == ("ok", 0, 0)
+
+
+def test_a_report_for_a_past_week_does_not_show_later_failures(
+    db: duckdb.DuckDBPyConnection,
+) -> None:
+    steady(db, "f", per_day=2)
+    for n in (0.4, 0.3, 0.2):
+        poll(db, "f", day(n), error="HTTP 500")
+    assert check(db, "f").status == "failing"
+    past = next(h for h in health.source_health(db, day(2)) if h.source_id == "f")
+    assert (past.status, past.flags, past.consecutive_failures) == ("ok", (), 0)

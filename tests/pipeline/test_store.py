@@ -19,6 +19,7 @@ from pipeline.records import (
     Source,
     TermHit,
 )
+from pipeline.urls import url_key
 from tests.factories import make_article
 from tests.pipeline.test_dedup import EDITED, SAME_EVENT, SYNDICATED, WIRE
 
@@ -408,7 +409,51 @@ def test_a_page_that_failed_extraction_is_known_and_not_fetched_again(
     db: duckdb.DuckDBPyConnection,
 ) -> None:
     store.store_crawl(db, "r1", [], [], pages=[page(1)])
-    assert {"http://x/1", "http://x/feed-link/1"} <= store.known_urls(db)
+    known = store.known_keys(db, ["s1"])
+    assert {url_key("http://x/1"), url_key("http://x/feed-link/1")} <= known
+    assert url_key("http://x/1?utm_source=feed#top") in known  # canonical forms match
+    assert url_key("http://x/2") not in known
+    assert store.known_keys(db, ["s2"]) == frozenset()  # keys are per outlet
+
+
+def test_every_url_form_of_an_article_is_known(db: duckdb.DuckDBPyConnection) -> None:
+    a = Article(
+        **{
+            **article(1).__dict__,
+            "url": "http://x/1?ref=rss",
+            "requested_url": "http://feeds.x/~r/1",
+            "canonical_url": "http://x/artikel-1",
+        }
+    )
+    b = article(2, source="s2")
+    store.store_crawl(db, "r1", [a, b], [])
+    known = store.known_keys(db, ["s1"])
+    assert {url_key(u) for u in ("http://x/1", "http://feeds.x/~r/1", "http://x/artikel-1")} <= (
+        known
+    )
+    assert url_key(b.url) not in known
+    assert url_key(b.url) in store.known_keys(db, ["s1", "s2"])
+
+
+def test_rows_stored_before_url_keys_are_keyed_once(tmp_path: Path) -> None:
+    path = tmp_path / "old.duckdb"
+    old_database(path)  # articles from migrations 001 + 002, without keys
+    con = store.open_store(path)
+    try:
+        assert con.execute("SELECT count(*) FROM url_keys").fetchone() == (0,)
+        store.save_raw_pages(con, [page(7)], {}, maxsize=10_000)
+        con.execute("DELETE FROM url_keys")  # as if stored outside the store
+        assert store.backfill_url_keys(con, batch=2) == 5  # 4 articles, 1 page, 2 at a time
+        assert store.backfill_url_keys(con) == 0  # idempotent: nothing left to key
+        known = store.known_keys(con, ["s1", "s2"])
+        assert {url_key(f"http://x/{i}") for i in (1, 2, 3, 4, 7)} <= known
+        assert url_key("http://x/feed-link/7") in known
+        assert store.known_keys(con, ["s2"]) >= {url_key("http://x/3")}
+        count = con.execute("SELECT count(*) FROM url_keys").fetchone()
+        store.known_keys(con, ["s1"])
+        assert con.execute("SELECT count(*) FROM url_keys").fetchone() == count
+    finally:
+        con.close()
 
 
 def test_store_crawl_is_one_transaction(db: duckdb.DuckDBPyConnection) -> None:
@@ -477,9 +522,143 @@ def test_reextraction_unlinks_a_copy_whose_text_changed(db: duckdb.DuckDBPyConne
     text = long_text("gleich")
     store.insert_articles(db, [article(1, text), article(2, text)], "r1")
     changed = Article(**{**article(2).__dict__, "text": long_text("anders"), "content_hash": "x"})
+    assert db.execute("SELECT story_id FROM articles WHERE id = 'id0002'").fetchone() == ("id0001",)
     store.update_reextracted(db, [changed], "r2")
-    rows = db.execute("SELECT id, duplicate_of FROM articles ORDER BY id").fetchall()
-    assert rows == [("id0001", None), ("id0002", None)]
+    rows = db.execute("SELECT id, duplicate_of, story_id FROM articles ORDER BY id").fetchall()
+    assert rows == [("id0001", None, "id0001"), ("id0002", None, "id0002")]
+
+
+def stories(db: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    return db.execute("SELECT id, story_id FROM articles ORDER BY id").fetchall()
+
+
+def reextracted(i: int, text: str) -> Article:
+    return article(i, text)  # same page, same id; only the text differs
+
+
+@pytest.mark.parametrize("banner", [long_text("Cookies"), "Wir verwenden Cookies."])
+def test_reextraction_splits_pages_that_were_all_a_cookie_banner(
+    db: duckdb.DuckDBPyConnection, banner: str
+) -> None:
+    store.insert_articles(db, [article(i, banner) for i in (1, 2, 3)], "r1")
+    assert {s for _, s in stories(db)} == {"id0001"}
+    store.update_reextracted(db, [reextracted(i, long_text(i)) for i in (1, 2, 3)], "r2")
+    assert stories(db) == [("id0001", "id0001"), ("id0002", "id0002"), ("id0003", "id0003")]
+
+
+@pytest.mark.parametrize("banner", [long_text("Cookies"), "Wir verwenden Cookies."])
+def test_reextraction_joins_pages_whose_texts_became_identical(
+    db: duckdb.DuckDBPyConnection, banner: str
+) -> None:
+    store.insert_articles(db, [article(i, long_text(i)) for i in (1, 2, 3)], "r1")
+    assert len({s for _, s in stories(db)}) == 3
+    store.update_reextracted(db, [reextracted(i, banner) for i in (3, 2, 1)], "r2")
+    assert stories(db) == [("id0001", "id0001"), ("id0002", "id0001"), ("id0003", "id0001")]
+
+
+def test_the_rest_of_a_story_whose_first_article_changed_is_placed_again(
+    db: duckdb.DuckDBPyConnection,
+) -> None:
+    text = long_text("gleich")
+    store.insert_articles(db, [article(i, text) for i in (1, 2, 3)], "r1")
+    store.update_reextracted(db, [reextracted(1, long_text("neu"))], "r2")
+    # id0002 and id0003 still share a story, but no longer one named after id0001
+    assert stories(db) == [("id0001", "id0001"), ("id0002", "id0002"), ("id0003", "id0002")]
+
+
+def test_reextraction_with_a_new_canonical_url_updates_the_article_in_place(
+    db: duckdb.DuckDBPyConnection,
+) -> None:
+    first = article(1, long_text(1))
+    store.store_crawl(db, "r1", [first], [], pages=[page(1)])
+    store.save_framings(db, [framing(1)])
+    fixed = Article(
+        **{
+            **first.__dict__,
+            "id": "new-id",
+            "canonical_url": "http://x/artikel-1",
+            "text": long_text("korrigiert"),
+        }
+    )
+    counts = store.update_reextracted(db, [fixed], "r2")
+    assert counts == store.ReextractCounts(updated=1, reset=1, inserted=0)
+    rows = db.execute("SELECT id, canonical_url, text FROM articles").fetchall()
+    assert rows == [("id0001", "http://x/artikel-1", long_text("korrigiert"))]
+    assert db.execute("SELECT article_id FROM raw_pages").fetchall() == [("id0001",)]
+    assert url_key("http://x/artikel-1") in store.known_keys(db, ["s1"])
+
+
+@pytest.mark.parametrize(
+    ("html", "article_ids", "maxsize"),
+    [
+        ("<html>" + "x" * 20_000 + "</html>", {"http://x/1": "id0001"}, 10_000),  # too large
+        (page(1).html, {}, 10_000),  # extraction failed this time
+        ("", {"http://x/1": "id0001"}, 10_000),  # no body
+    ],
+)
+def test_a_refetch_never_replaces_good_html_with_worse(
+    db: duckdb.DuckDBPyConnection, html: str, article_ids: dict[str, str], maxsize: int
+) -> None:
+    store.save_raw_pages(db, [page(1)], {"http://x/1": "id0001"}, maxsize=10_000)
+    worse = FetchedPage(
+        **{**page(1).__dict__, "html": html, "fetched_at": datetime(2026, 12, 1, tzinfo=UTC)}
+    )
+    store.save_raw_pages(db, [worse], article_ids, maxsize=maxsize)
+    assert db.execute("SELECT article_id, dropped FROM raw_pages").fetchall() == [("id0001", None)]
+    assert [p.html for p in all_pages(db)] == [page(1).html]
+
+
+def test_a_refetch_of_a_failed_page_replaces_it_even_without_an_article(
+    db: duckdb.DuckDBPyConnection,
+) -> None:
+    store.save_raw_pages(db, [page(1)], {}, maxsize=10_000)
+    newer = FetchedPage(**{**page(1).__dict__, "html": "<p>neu</p>"})
+    store.save_raw_pages(db, [newer], {}, maxsize=10_000)
+    assert [p.html for p in all_pages(db)] == ["<p>neu</p>"]
+
+
+def test_reextracting_an_old_page_does_not_join_a_later_story(
+    db: duckdb.DuckDBPyConnection,
+) -> None:
+    t = datetime(2026, 11, 1, tzinfo=UTC)
+    old = Article(**{**article(1, long_text("alt")).__dict__, "fetched_at": t})
+    later = Article(**{**article(2, WIRE).__dict__, "fetched_at": t + timedelta(days=3)})
+    copy = Article(**{**article(3, SYNDICATED).__dict__, "fetched_at": t + timedelta(days=4)})
+    store.insert_articles(db, [old, later, copy], "r1")
+    assert stories(db)[1:] == [("id0002", "id0002"), ("id0003", "id0002")]
+    # the fixed extractor finds the wire story in the old page too: it stays its own story
+    store.update_reextracted(db, [Article(**{**old.__dict__, "text": EDITED})], "r2")
+    assert stories(db) == [("id0001", "id0001"), ("id0002", "id0002"), ("id0003", "id0002")]
+
+
+def fail(url: str, error: str | None, at: datetime, status: int | None = None) -> FetchOutcome:
+    return FetchOutcome(url.split("/")[2], url, "article", status, error, at)
+
+
+def test_sources_whose_articles_failed_transiently_need_a_full_fetch(
+    db: duckdb.DuckDBPyConnection,
+) -> None:
+    t = datetime(2026, 11, 21, 6, tzinfo=UTC)
+    store.log_fetches(
+        db,
+        "r1",
+        [
+            fail("http://a/1", "HTTP 503", t, 503),
+            fail("http://b/1", "timeout: no complete answer within 30 s", t),
+            fail("http://c/1", "connection failed: Connection refused", t),
+            fail("http://d/1", "HTTP 429", t, 429),
+            fail("http://e/1", "HTTP 404", t, 404),  # permanent
+            fail("http://f/1", "Forbidden by robots.txt", t),  # permanent
+            fail("http://g/1", "HTTP 500", t - timedelta(days=2), 500),  # before `since`
+            fail("http://h/1", "HTTP 502", t, 502),  # stored since: a later run got it
+        ],
+    )
+    later = FetchedPage(
+        **{**page(1).__dict__, "source_id": "h", "url": "http://h/1", "requested_url": "http://h/1"}
+    )
+    store.save_raw_pages(db, [later], {}, maxsize=10_000)  # fetched 09:00, after the failure
+    since = t - timedelta(hours=1)
+    assert store.sources_needing_full_fetch(db, since) == {"a", "b", "c", "d"}
 
 
 def feed(status: int | None, error: str | None, at: datetime, **kw: Any) -> FetchOutcome:

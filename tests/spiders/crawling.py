@@ -15,6 +15,9 @@ from pipeline.crawl import CrawlResult, crawl
 from pipeline.records import FeedPoll, FetchedPage, FetchOutcome
 from tests.spiders.faultserver import FaultServer, Hit
 
+# Retries wait this long (doubling) unless a test is about backoff: the suite stays fast.
+TEST_BACKOFF = 0.05
+
 
 def outlet(source_id: str, lang: str = "de", **fields: Any) -> dict[str, Any]:
     """A sources entry allowed on loopback; ``fields`` add feeds, limits and so on."""
@@ -79,15 +82,18 @@ def run_crawl(
     polls: Mapping[str, FeedPoll] | None = None,
     known: frozenset[str] = frozenset(),
 ) -> Crawled:
-    """Crawl ``entries`` with the real subprocess and collect the servers' hits (merged)."""
+    """Crawl ``entries`` with the real subprocess and collect the servers' hits (merged).
+
+    ``known`` holds ``url_key``s of stored articles, as the store hands them over.
+    """
     for server in servers:
         server.snapshot()  # count only this crawl's hits
     sources = write_sources(folder / "sources.yaml", *entries)
     result = crawl(
         sources,
         folder / "out",
-        settings or Settings(download_timeout=5),
-        known_urls=known,
+        settings or Settings(download_timeout=5, retry_backoff=TEST_BACKOFF),
+        known=known,
         timeout=120,
         polls=polls or {},
     )

@@ -274,6 +274,7 @@ def conditional(
 
 RSS_DATE = "Tue, 17 Nov 2026 08:00:00 GMT"
 ISO_DATE = "2026-11-17T08:00:00Z"
+UPDATED_DATE = "2026-11-20T12:00:00Z"  # a modification date: never a publication date
 
 
 def rss(links: list[str], title: str = "Testblatt") -> bytes:
@@ -320,11 +321,12 @@ def rdf(links: list[str]) -> bytes:
     ).encode()
 
 
-def atom(links: list[str]) -> bytes:
-    """Atom 1.0."""
+def atom(links: list[str], published: bool = True) -> bytes:
+    """Atom 1.0: entries published at ISO_DATE and updated later (or only updated)."""
+    dates = f"<published>{ISO_DATE}</published>" if published else ""
     entries = "".join(
         f'<entry><title>Atom {i}</title><link rel="alternate" href="{escape(u)}"/>'
-        f"<id>{escape(u)}</id><updated>{ISO_DATE}</updated></entry>"
+        f"<id>{escape(u)}</id>{dates}<updated>{UPDATED_DATE}</updated></entry>"
         for i, u in enumerate(links)
     )
     return (
@@ -338,7 +340,7 @@ NEWS_NS = 'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"'
 
 
 def sitemap(links: list[str]) -> bytes:
-    """An XML sitemap (urlset) with lastmod dates."""
+    """An XML sitemap (urlset) with lastmod dates (modification dates, not publication)."""
     urls = "".join(f"<url><loc>{escape(u)}</loc><lastmod>{ISO_DATE}</lastmod></url>" for u in links)
     return f'<?xml version="1.0" encoding="UTF-8"?><urlset {SITEMAP_NS}>{urls}</urlset>'.encode()
 

@@ -5,6 +5,10 @@ ignores them (200 every time). Polls say: send an ETag, send a date, send nothin
 the validators are stale, or skip a disabled feed. Deciding the polls is not the spider's
 job (pipeline.feeds does it); these tests only check that each poll is applied and that
 every answer's validators are recorded for the next one.
+
+Polls also name URLs the outlet does not declare (feeds found on a home page, children of a
+sitemap index, in earlier runs): those are polled too, so that a sitemap index answering
+304 does not hide its children's new articles.
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ from tests.spiders.faultserver import (
     FaultServer,
     article,
     conditional,
+    news_sitemap,
     rss,
     sitemap,
+    sitemap_index,
     static,
 )
 
@@ -29,6 +35,7 @@ RSS = "application/rss+xml"
 ETAG = '"v1"'
 DATE = "Tue, 17 Nov 2026 08:00:00 GMT"
 SKIPPED = "skipped: disabled after 48 failures"
+FOREIGN = "http://foreign.invalid/feed.xml"
 STALE = "full fetch: validators older than 24 h"
 
 
@@ -68,6 +75,28 @@ def urls(server: FaultServer) -> dict[str, str]:
         "bare": server.route("/c/bare.xml", bare_304),
         "home": server.route("/c/home.html", static("<html><head></head></html>")),
         "home_skipped": server.route("/c/off.html", static("<html><head></head></html>")),
+        **found(server),
+    }
+
+
+def found(server: FaultServer) -> dict[str, str]:
+    """URLs known from earlier runs (feed_state rows): a sitemap index's child, a feed once
+    discovered, a sitemap once listed; plus the index that lists the child, which sends
+    validators and would answer 304 to them.
+    """
+    child_page = server.route("/c/today.html", static(article("today")))
+    child = server.route("/c/sitemap-news-today.xml", static(news_sitemap([child_page])))
+    index = server.route(
+        "/c/sitemap-index.xml",
+        conditional(sitemap_index([child]), "application/xml", ETAG, DATE),
+    )
+    feed_page = server.route("/c/found.html", static(article("found")))
+    daily_page = server.route("/c/daily.html", static(article("daily")))
+    return {
+        "index": index,
+        "child": child,
+        "found_feed": server.route("/c/found.xml", static(rss([feed_page]), RSS)),
+        "daily": server.route("/c/daily.xml", static(sitemap([daily_page]), "application/xml")),
     }
 
 
@@ -86,11 +115,22 @@ def crawled(
         urls["bare"]: FeedPoll(urls["bare"], etag='"old"', last_modified=DATE),
         urls["home"]: FeedPoll(urls["home"], etag=ETAG),
         urls["home_skipped"]: FeedPoll(urls["home_skipped"], skip=True, reason=SKIPPED),
+        urls["index"]: FeedPoll(urls["index"]),  # the store keeps no validators for an index
+        # found in earlier runs (feed_state rows), not declared
+        urls["child"]: FeedPoll(urls["child"]),
+        urls["found_feed"]: FeedPoll(urls["found_feed"]),
+        urls["daily"]: FeedPoll(urls["daily"]),
+        FOREIGN: FeedPoll(FOREIGN),  # no outlet of this run has its host
     }
-    feeds = [u for k, u in urls.items() if k not in ("sitemap", "home", "home_skipped")]
+    undeclared = ("sitemap", "home", "home_skipped", "index", "child", "found_feed", "daily")
+    feeds = [u for k, u in urls.items() if k not in undeclared]
     homes = [urls["home"], urls["home_skipped"]]
     entry = outlet(
-        "cond", feeds=feeds, sitemaps=[urls["sitemap"]], homepages=homes, download_delay=0
+        "cond",
+        feeds=feeds,
+        sitemaps=[urls["sitemap"], urls["index"]],
+        homepages=homes,
+        download_delay=0,
     )
     return run_crawl([server], tmp_path_factory.mktemp("cond"), [entry], polls=polls)
 
@@ -190,3 +230,26 @@ def test_home_pages_honour_skip_but_are_never_conditional(
         None,
         SKIPPED,
     )
+
+
+def test_a_sitemap_index_keeps_no_validators_and_its_children_are_read(
+    crawled: Crawled, server: FaultServer, urls: dict[str, str]
+) -> None:
+    index = crawled.outcome(urls["index"])
+    assert (index.status, index.etag, index.last_modified) == (200, None, None)
+    child = crawled.outcome(urls["child"])
+    assert (child.kind, child.status, child.error, child.note) == ("sitemap", 200, None, "")
+    assert crawled.hits[urls["child"]] == 1
+    today = crawled.page(server.base + "/c/today.html")
+    assert today.source_id == "cond" and today.feed_title == "News 0"
+
+
+def test_urls_found_in_earlier_runs_are_reached_only_through_their_parent(
+    crawled: Crawled, urls: dict[str, str]
+) -> None:
+    for name in ("found_feed", "daily"):  # no parent lists them any more
+        assert not crawled.outcomes(urls[name]) and crawled.hits[urls[name]] == 0
+
+
+def test_polls_of_other_outlets_hosts_are_not_requested(crawled: Crawled) -> None:
+    assert not crawled.outcomes(FOREIGN)

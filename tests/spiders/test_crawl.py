@@ -10,6 +10,7 @@ in the crawl's outcomes and in the server's hit counts.
 
 from __future__ import annotations
 
+import gzip
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 
 from pipeline.config import Settings
-from tests.spiders.crawling import Crawled, outlet, run_crawl
+from tests.spiders.crawling import TEST_BACKOFF, Crawled, outlet, run_crawl
 from tests.spiders.faultserver import (
     FaultServer,
     article,
@@ -43,6 +44,7 @@ SETTINGS = Settings(
     download_maxsize=MAXSIZE,
     max_retries=MAX_RETRIES,
     max_redirects=MAX_REDIRECTS,
+    retry_backoff=TEST_BACKOFF,
 )
 FAST: dict[str, Any] = {"download_delay": 0, "concurrency": 8}  # no AutoThrottle pauses in tests
 METADATA = "http://169.254.169.254/latest/meta-data/"
@@ -153,6 +155,11 @@ def feeds(server: FaultServer, urls: dict[str, str]) -> dict[str, str]:
         "broken": r("/feeds/broken.xml", static(b"<rss><channel><item><<<\x00>>>", "text/xml")),
         "gone": r("/feeds/gone.xml", static(b"", status=410)),
         "sitemap_broken": r("/sitemaps/broken.xml", static(sitemap([urls["good"]])[:60])),
+        # a .xml.gz (no Content-Encoding) that inflates past download_maxsize
+        "sitemap_gz_large": r(
+            "/sitemaps/large.xml.gz",
+            static(gzip.compress(sitemap([urls["good"]]) + b" " * 2 * MAXSIZE), "application/gzip"),
+        ),
     }
 
 
@@ -182,7 +189,7 @@ def crawled(
         "testblatt",
         feeds=[fixtures[f"feed_{k}"] for k in ("main", "html", "empty", "partial", "broken")]
         + [fixtures["feed_gone"]],
-        sitemaps=[fixtures["feed_sitemap_broken"]],
+        sitemaps=[fixtures["feed_sitemap_broken"], fixtures["feed_sitemap_gz_large"]],
         **FAST,
     )
     hasty = outlet(
@@ -391,6 +398,14 @@ def test_gone_feed_and_broken_sitemap_are_recorded(
     assert sitemap.error.startswith("unusable sitemap: ")
 
 
+def test_gzipped_sitemap_is_inflated_only_up_to_maxsize(
+    crawled: Crawled, fixtures: dict[str, str]
+) -> None:
+    assert crawled.error(fixtures["feed_sitemap_gz_large"]) == (
+        f"too large: over download_maxsize ({MAXSIZE} bytes) once gunzipped"
+    )
+
+
 def test_link_local_metadata_address_is_blocked_before_connecting(crawled: Crawled) -> None:
     """The outlet may reach its own loopback port, not the cloud metadata service."""
     found = crawled.outcome(METADATA)
@@ -446,7 +461,9 @@ def test_robots_disallowed_article_is_not_fetched_global_allow(
         static(rss([fixtures["good"], fixtures["robots"]]), "application/rss+xml"),
     )
     entry = outlet("robots", feeds=[feed], allow_private=False)
-    settings = Settings(download_timeout=3, download_maxsize=MAXSIZE, allow_private=True)
+    settings = Settings(
+        download_timeout=3, download_maxsize=MAXSIZE, allow_private=True, retry_backoff=TEST_BACKOFF
+    )
     run = run_crawl([server], tmp_path, [entry], settings)
     check_robots(run, server.base)
     assert [p.url for p in run.result.pages] == [fixtures["good"]]
@@ -457,7 +474,9 @@ def test_private_address_is_refused_without_allow_private(
 ) -> None:
     server = servers[0]
     entry = outlet("closed", feeds=[fixtures["feed_main"]], allow_private=False)
-    run = run_crawl([server], tmp_path, [entry], Settings(download_timeout=3))
+    run = run_crawl(
+        [server], tmp_path, [entry], Settings(download_timeout=3, retry_backoff=TEST_BACKOFF)
+    )
     assert not run.hits  # not even robots.txt was requested
     assert run.result.pages == ()
     feed = run.outcome(fixtures["feed_main"])

@@ -44,6 +44,19 @@ def test_politeness_defaults_are_on() -> None:
     assert scrapy["USER_AGENT"] == "fw/1 (+https://x)"
     assert scrapy["DOWNLOAD_WARNSIZE"] == 500
     assert scrapy["DOWNLOAD_SLOTS"] == {}
+    assert scrapy["FRAMEWATCH_RETRY_BACKOFF"] == 1.0 == Settings().retry_backoff
+    assert scrapy["FRAMEWATCH_RETRY_BACKOFF_MAX"] == 60.0
+
+
+def test_retry_backoff_reaches_the_crawler_settings() -> None:
+    scrapy = crawl_settings("/tmp", "fw/1", 10, 1000, False, 4, retry_backoff=0.25)
+    assert scrapy["FRAMEWATCH_RETRY_BACKOFF"] == 0.25
+    middlewares = scrapy["DOWNLOADER_MIDDLEWARES"]
+    assert middlewares["scrapy.downloadermiddlewares.retry.RetryMiddleware"] is None
+    assert middlewares["spiders.middlewares.RetryAfterMiddleware"] == 550
+    # the wait comes before the address check; the answer's address is checked first
+    assert middlewares["spiders.middlewares.RetryBackoff"] < 50
+    assert middlewares["spiders.middlewares.PrivateAnswerGuard"] > 900
 
 
 def test_polls_survive_the_json_config(tmp_path: Path) -> None:
@@ -66,7 +79,7 @@ def test_download_slots_take_the_politer_value_per_host() -> None:
         ]
     )
     assert slots == {
-        "news.example": {"concurrency": 2, "delay": 2.0},
+        "news.example": {"concurrency": 2, "delay": 2.0, "jitter": 0},
         "b.example": {"concurrency": 2},
     }
 
@@ -75,7 +88,7 @@ def test_home_page_hosts_get_the_outlet_slot() -> None:
     outlet = Source(
         "h", "h", "C", "DE", "de", homepages=("https://www.h.example/",), download_delay=3.0
     )
-    assert download_slots([outlet]) == {"www.h.example": {"delay": 3.0}}
+    assert download_slots([outlet]) == {"www.h.example": {"delay": 3.0, "jitter": 0}}
 
 
 def test_read_outcomes_keeps_validators(tmp_path: Path) -> None:
