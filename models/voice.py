@@ -533,12 +533,17 @@ class VoiceFinder:
         phrase = self._speakerish(p, self._forward(p, cue.end))
         return Attribution(cue.text, phrase, cue.start) if phrase else None
 
-    def _before(self, p: Para, m: Marked) -> Attribution | None:
-        """A speech cue before the opening mark: 'X said: "…"' or 'Laut X: „…“'."""
-        end = self._token_before(p, m.open)
+    def _clause_start(self, p: Para, end: int) -> int:
+        """First token of the clause ending at token ``end``, at most BEFORE_WINDOW back."""
         first = end
         while first > 0 and end - first < BEFORE_WINDOW and not self._stops(p, first - 1):
             first -= 1
+        return first
+
+    def _before(self, p: Para, m: Marked) -> Attribution | None:
+        """A speech cue before the opening mark: 'X said: "…"' or 'Laut X: „…“'."""
+        end = self._token_before(p, m.open)
+        first = self._clause_start(p, end)
         cue = next((c for c in reversed(p.cues) if first <= c.start and c.end <= end), None)
         if cue is None:
             return None
@@ -609,9 +614,7 @@ class VoiceFinder:
         end = self._token_before(p, m.open) - 1
         if end < 1 or p.doc[end].text not in SENTENCE_END:
             return None
-        first = end
-        while first > 0 and end - first < BEFORE_WINDOW and not self._stops(p, first - 1):
-            first -= 1
+        first = self._clause_start(p, end)
         cue = next((c for c in reversed(p.cues) if first <= c.start and c.end <= end), None)
         if cue is None:
             return None

@@ -328,13 +328,14 @@ def reextract(
     from pipeline import ingest
     from pipeline.progress import Progress
     from pipeline.store import open_store
+    from pipeline.timeutil import as_utc
 
     settings = _settings()
     con = open_store(settings.db)
     try:
         with Progress(console).step("reextract", total=None) as tick:
             counts = ingest.reextract(
-                con, "reextract", source, _utc(since), settings.extract_workers, tick
+                con, "reextract", source, as_utc(since), settings.extract_workers, tick
             )
         console.print(
             f"re-extracted {counts.pages} pages: {counts.updated} stored articles rewritten "
@@ -348,11 +349,6 @@ def reextract(
             console.print(f"classified {n} articles")
     finally:
         con.close()
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    """A date given on the command line, as UTC."""
-    return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value
 
 
 sources_app = typer.Typer(

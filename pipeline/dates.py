@@ -27,6 +27,8 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pipeline.timeutil import as_utc
+
 EARLIEST = datetime(1995, 1, 1, tzinfo=UTC)
 SLACK = timedelta(days=1)
 DATE_SOURCES = ("feed", "page:jsonld", "page:meta", "page:htmldate", "none")
@@ -57,8 +59,7 @@ def choose_date(
     feed: datetime | None, page: Iterable[tuple[str, str | None]], now: datetime
 ) -> tuple[datetime | None, str]:
     """The first plausible date: the feed's, then the page's ``(source, value)`` in order."""
-    if feed is not None and feed.tzinfo is None:
-        feed = feed.replace(tzinfo=UTC)
+    feed = as_utc(feed)
     if plausible(feed, now):
         return feed, "feed"
     for source, value in page:

@@ -56,6 +56,7 @@ from pipeline.dates import choose_date, jsonld_article, jsonld_objects, meta_dat
 from pipeline.dates import plausible as plausible  # re-exported: callers check dates here
 from pipeline.language import resolve_language
 from pipeline.records import Article, FetchedPage
+from pipeline.timeutil import as_utc
 from pipeline.urls import canonical_url, host_of
 
 MIN_TEXT_CHARS = 200
@@ -148,7 +149,7 @@ def article_from_tree(
         raise ExtractionError(f"no article text ({len(text)} characters extracted)")
     canonical = _canonical(page.url, getattr(doc, "url", None))
     evidence = page_dates(meta, getattr(doc, "date", None))
-    published, date_source = choose_date(page.feed_published, evidence, _aware(page.fetched_at))
+    published, date_source = choose_date(page.feed_published, evidence, as_utc(page.fetched_at))
     return Article(
         id=article_id(canonical),
         url=page.url,
@@ -182,7 +183,7 @@ def _trafilatura(tree: HtmlElement, page: FetchedPage) -> Any:
         tree, url=page.url, include_comments=False, include_tables=False, deduplicate=False
     )
     if isinstance(doc, Document):
-        latest = _aware(page.fetched_at) + timedelta(days=1)  # as plausible(): not after
+        latest = as_utc(page.fetched_at) + timedelta(days=1)  # as plausible(): not after
         doc.title, doc.author, doc.url, doc.date = _metadata(tree, page.url, latest)
     return doc
 
@@ -222,11 +223,6 @@ def page_dates(meta: PageMeta, htmldate_find: str | None) -> list[tuple[str, str
         ("page:meta", meta.meta_date),
         ("page:htmldate", htmldate_find),
     ]
-
-
-def _aware(value: datetime) -> datetime:
-    """A datetime with an offset (naive ones are UTC, as everywhere in framewatch)."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _canonical(page_url: str, declared: str | None) -> str:

@@ -22,8 +22,6 @@ from datetime import datetime, timedelta
 from pipeline.records import FeedPoll, FeedState, FetchOutcome
 from pipeline.timeutil import as_utc
 
-__all__ = ["as_utc"]  # re-exported: the one naive-UTC conversion (pipeline/timeutil.py)
-
 PROBE_REASON = "probe of a disabled feed"
 RETRY_REASON = "full fetch: articles failed in the last run"
 POLLED_KINDS = frozenset({"feed", "sitemap", "homepage"})  # the URLs feed_state tracks

@@ -1005,7 +1005,7 @@ def _update_feed_states(
     if not polled:
         return
     states = feed_states(con)
-    for o in sorted(polled, key=lambda o: feeds.as_utc(o.fetched_at)):
+    for o in sorted(polled, key=lambda o: as_utc(o.fetched_at)):
         states[o.url] = feeds.next_state(states.get(o.url), o, disable_after)
     urls = dict.fromkeys(o.url for o in polled)
     rows = [_feed_state_row(states[url], now) for url in urls]

@@ -36,7 +36,9 @@ from twisted.internet.error import TimeoutError as TwistedTimeoutError
 from twisted.python.failure import Failure
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding
 
+from pipeline.dates import parse_date
 from pipeline.records import FeedPoll, Source
+from pipeline.timeutil import as_utc
 from pipeline.urls import canonical_url, netloc_of, url_key
 from spiders.items import LogItem, PageItem
 from spiders.middlewares import PrivateAddressBlocked
@@ -590,12 +592,5 @@ def _entry_time(entry: Any) -> str | None:
 
 def _parse_iso(value: str | None) -> str | None:
     """Normalise an ISO 8601 sitemap date to UTC ISO text (None if unparsable)."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).isoformat()
+    parsed = as_utc(parse_date(value))
+    return parsed.isoformat() if parsed else None
