@@ -19,6 +19,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PIP) install -c constraints.txt -e '.[dev]'
+	scripts/ensure-chromium
 	@touch $@
 
 setup: $(VENV)/.installed

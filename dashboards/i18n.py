@@ -1,25 +1,64 @@
-"""Translations of report strings: data files under ``dashboards/translations``."""
+"""Words and formats of each language: string catalogues (data files) and Babel's locale data.
+
+Strings live in ``dashboards/translations/<domain>/<lang>.yaml``, one domain per surface
+(``report``, ``app`` for the dashboard, ``pack`` for training packs, ``alerts``), so that a
+translator edits plain files and two surfaces never fight over one key. English fills any key
+a language lacks. Numbers, percentages and dates go through Babel (CLDR data), so a German
+reader sees "12 %" and "23. Nov. 2026", a Polish one "12%" and "23 lis 2026".
+"""
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 
 import yaml
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date
+from babel.numbers import format_decimal, format_percent
 
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 FALLBACK = "en"
+LANGUAGES = ("de", "it", "pt", "pl", "hr", "es", "fr", "en")
 
 
 @cache
-def _catalogue(lang: str) -> dict[str, str]:
-    """The strings of one language ({} if the language has no file)."""
-    path = TRANSLATIONS_DIR / f"{lang}.yaml"
+def _catalogue(domain: str, lang: str) -> dict[str, str]:
+    """The strings of one domain and language ({} if there is no file)."""
+    path = TRANSLATIONS_DIR / domain / f"{lang}.yaml"
     if not path.exists():
         return {}
-    return {k: str(v) for k, v in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).items()}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {str(k): str(v) for k, v in data.items()}
 
 
-def translator(lang: str) -> dict[str, str]:
-    """All strings for a language, English filling any key the language lacks."""
-    return {**_catalogue(FALLBACK), **_catalogue(lang)}
+def translator(lang: str, domain: str = "report") -> dict[str, str]:
+    """All strings of a domain for a language, English filling any key the language lacks."""
+    return {**_catalogue(domain, FALLBACK), **_catalogue(domain, lang)}
+
+
+@cache
+def locale(lang: str) -> Locale:
+    """Babel's locale for a language code; English when Babel does not know it."""
+    try:
+        return Locale.parse(lang)
+    except (ValueError, UnknownLocaleError):
+        return Locale.parse(FALLBACK)
+
+
+def fmt_pct(value: float, lang: str) -> str:
+    """A share (0..1) as a whole percentage in the language's convention."""
+    return str(format_percent(value, locale=locale(lang)))
+
+
+def fmt_number(value: float, lang: str, digits: int = 0) -> str:
+    """A number with the language's grouping and decimal signs."""
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return str(format_decimal(value, pattern, locale=locale(lang)))
+
+
+def fmt_date(value: date | datetime, lang: str, style: str = "medium") -> str:
+    """A date as the language writes it (style: short, medium, long)."""
+    day = value.date() if isinstance(value, datetime) else value
+    return str(format_date(day, style, locale=locale(lang)))

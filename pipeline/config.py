@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -70,3 +70,26 @@ class Settings(BaseSettings):
     )
     extract_workers: int = Field(0, description="extraction processes; 0 = one per core")
     batch_size: int = Field(32, description="encoder batch size")
+    # Outputs people read: report, alerts, dashboard, training packs (issue 5).
+    counter_bank: Path | None = Field(
+        None, description="counter-narrative bank YAML (default: the bundled starter bank)"
+    )
+    browser: Path = Field(
+        Path("/usr/bin/chromium"), description="Chromium for PDF reports (skipped when absent)"
+    )
+    smtp_host: str | None = Field(None, description="SMTP server for alert e-mails")
+    smtp_port: int = Field(587, description="SMTP port")
+    smtp_user: str | None = Field(None, description="SMTP login, when the server wants one")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password")
+    smtp_starttls: bool = Field(True, description="upgrade the SMTP connection with STARTTLS")
+    alert_from: str = Field("framewatch@localhost", description="sender of alert e-mails")
+    alert_to: list[str] = Field(default_factory=list, description="recipients of alert e-mails")
+    webhook_url: str | None = Field(None, description="webhook for alerts (Slack, Teams, JSON)")
+    webhook_format: Literal["slack", "teams", "json"] = Field(
+        "slack", description="payload shape the webhook expects"
+    )
+    dashboard_host: str = Field("127.0.0.1", description="address the dashboard binds")
+    dashboard_port: int = Field(8050, description="port of the dashboard")
+    dashboard_token: SecretStr | None = Field(
+        None, description="login token; required when the dashboard binds beyond loopback"
+    )

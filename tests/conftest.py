@@ -15,6 +15,8 @@ SHARED = REPO.parent / "shared"
 
 prefect_defaults()
 
+pytest_plugins = ["tests.browser"]
+
 
 def shared_path(*parts: str) -> Path:
     """A path under ../shared, skipping the test with a clear message when it is absent."""

@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[2]
 LABELS = yaml.safe_load((REPO / "models" / "labels.yaml").read_text(encoding="utf-8"))
 CODES = list(LABELS["labels"])
 TRANSLATIONS_DE = yaml.safe_load(
-    (REPO / "dashboards" / "translations" / "de.yaml").read_text(encoding="utf-8")
+    (REPO / "dashboards" / "translations" / "report" / "de.yaml").read_text(encoding="utf-8")
 )
 
 SCRIPT = "<script>alert(1)</script>"
