@@ -20,29 +20,14 @@ import vl_convert as vlc
 from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
-from dashboards.i18n import translator
+from dashboards.i18n import fmt_date, translator
 from models.labels import LabelSet, load_labels
 from pipeline import aggregate
-from pipeline.aggregate import FrameTrend, Period, Scope
+from pipeline.aggregate import Example, FrameTrend, Period, Scope, examples
 from pipeline.health import source_health
 from pipeline.records import SourceHealth
 
-EXAMPLES_PER_FRAME = 3
 GOOD_PRACTICE = ("hero_contribution", "hero_integration")
-
-
-@dataclass(frozen=True)
-class Example:
-    """An article shown as an example, with its evidence sentence split for highlighting."""
-
-    title: str
-    outlet: str
-    url: str
-    published: str
-    score: float
-    before: str
-    evidence: str
-    after: str
 
 
 @dataclass(frozen=True)
@@ -122,7 +107,7 @@ def build_report(
         names=names,
         headlines=_headlines(trends, names, t),
         chart_svg=group_chart(aggregate.group_series(con, period, scope), labels, lang, t),
-        examples={tr.frame: examples(con, period, tr.frame, city) for tr in shown},
+        examples={tr.frame: examples(con, period, tr.frame, scope) for tr in shown},
         good_practice=_good_practice(con, period, city),
         terms=terms_found(con, period, city),
         outlets=outlets(con, period, city),
@@ -233,64 +218,13 @@ def group_chart(
     return svg
 
 
-EXAMPLES_SQL = """
-SELECT a.title, s.name, a.canonical_url, a.published_at, f.score, a.text, f.start_char,
-       f.end_char
-FROM article_frames f
-JOIN articles a ON a.id = f.article_id
-JOIN sources s ON s.id = a.source_id
-WHERE f.frame = ? AND f.assigned AND a.is_migration
-  AND a.published_at >= ? AND a.published_at < ? AND (? IS NULL OR s.city = ?)
-  AND a.duplicate_of IS NULL
-ORDER BY f.score DESC LIMIT ?
-"""
-
-
-def examples(
-    con: duckdb.DuckDBPyConnection,
-    period: Period,
-    frame: str,
-    city: str | None,
-    limit: int = EXAMPLES_PER_FRAME,
-) -> list[Example]:
-    """The most confident articles of a frame in the period, evidence split out."""
-    rows = con.execute(EXAMPLES_SQL, [frame, period.start, period.end, city, city, limit])
-    return [_example(*row) for row in rows.fetchall()]
-
-
-def _example(
-    title: str,
-    outlet: str,
-    url: str,
-    published: datetime,
-    score: float,
-    text: str,
-    start: int | None,
-    end: int | None,
-) -> Example:
-    """An Example with ~200 characters of context around the evidence sentence."""
-    start, end = start or 0, end or 0
-    before = text[max(0, start - 200) : start]
-    after = text[end : end + 200]
-    return Example(
-        title,
-        outlet,
-        url,
-        f"{published:%Y-%m-%d}",
-        round(score, 2),
-        ("…" + before.lstrip()) if start > 200 else before,
-        text[start:end],
-        (after.rstrip() + "…") if end + 200 < len(text) else after,
-    )
-
-
 def _good_practice(
     con: duckdb.DuckDBPyConnection, period: Period, city: str | None
 ) -> list[Example]:
     """The best hero-framed articles: what to share and praise."""
-    found = [e for f in GOOD_PRACTICE for e in examples(con, period, f, city, 2)]
+    found = [e for f in GOOD_PRACTICE for e in examples(con, period, f, Scope(city=city), 2)]
     unique = {e.url: e for e in found}
-    return sorted(unique.values(), key=lambda e: -e.score)[:EXAMPLES_PER_FRAME]
+    return sorted(unique.values(), key=lambda e: -e.score)[: aggregate.EXAMPLES_PER_FRAME]
 
 
 TERMS_SQL = """
@@ -392,7 +326,7 @@ def _sql() -> dict[str, str]:
     return {
         "frames": aggregate.FRAME_COUNTS_SQL.strip(),
         "migration articles": aggregate.MIGRATION_COUNT_SQL.strip(),
-        "examples": EXAMPLES_SQL.strip(),
+        "examples": aggregate.EXAMPLES_SQL.strip(),
         "terms": TERMS_SQL.strip(),
     }
 
@@ -431,6 +365,7 @@ def _env(fmt: str) -> Environment:
     )
     env.filters["pct"] = pct
     env.filters["md_url"] = md_url
+    env.filters["day"] = fmt_date
     return env
 
 

@@ -248,3 +248,77 @@ def run_log(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple[str, str,
         [run_id],
     ).fetchall()
     return [(str(s), str(u), str(r)) for s, u, r in rows]
+
+
+EXAMPLES_PER_FRAME = 3
+EXAMPLES_SQL = """
+SELECT m.id, m.title, m.source_name, a.canonical_url, m.published_at, f.score, a.text,
+       f.start_char, f.end_char
+FROM migration_articles m
+JOIN articles a ON a.id = m.id
+JOIN article_frames f ON f.article_id = m.id AND f.frame = ? AND f.assigned
+WHERE m.counted AND m.published_at >= ? AND m.published_at < ? AND {scope}
+ORDER BY f.score DESC, m.id LIMIT ?
+"""
+CONTEXT_CHARS = 200
+
+
+@dataclass(frozen=True)
+class Example:
+    """An article shown as an example of a frame, its evidence sentence split out so that a
+    page or a message can highlight it (the text around it is cut to CONTEXT_CHARS)."""
+
+    article_id: str
+    frame: str
+    title: str
+    outlet: str
+    url: str
+    published: datetime
+    score: float
+    before: str
+    evidence: str
+    after: str
+
+
+def examples(
+    con: duckdb.DuckDBPyConnection,
+    period: Period,
+    frame: str,
+    scope: Scope = Scope(),
+    limit: int = EXAMPLES_PER_FRAME,
+) -> list[Example]:
+    """The most confident counted articles of a frame in the period, evidence split out."""
+    cond, params = scope.where()
+    sql = EXAMPLES_SQL.format(scope=cond)
+    rows = con.execute(sql, [frame, period.start, period.end, *params, limit]).fetchall()
+    return [_example(frame, *row) for row in rows]
+
+
+def _example(
+    frame: str,
+    article_id: str,
+    title: str,
+    outlet: str,
+    url: str,
+    published: datetime,
+    score: float,
+    text: str,
+    start: int | None,
+    end: int | None,
+) -> Example:
+    """An Example with CONTEXT_CHARS of context on each side of the evidence sentence."""
+    start, end = start or 0, end or 0
+    before = text[max(0, start - CONTEXT_CHARS) : start]
+    after = text[end : end + CONTEXT_CHARS]
+    return Example(
+        article_id,
+        frame,
+        title,
+        outlet,
+        url,
+        published,
+        round(score, 2),
+        ("…" + before.lstrip()) if start > CONTEXT_CHARS else before,
+        text[start:end],
+        (after.rstrip() + "…") if end + CONTEXT_CHARS < len(text) else after,
+    )
