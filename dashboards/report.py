@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -20,10 +20,13 @@ import vl_convert as vlc
 from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
-from dashboards.i18n import fmt_date, translator
+from dashboards.i18n import fmt_date, fmt_pct, translator
+from dashboards.pdf import write_pdf
 from models.labels import LabelSet, load_labels
-from pipeline import aggregate
+from pipeline import aggregate, breakdown
 from pipeline.aggregate import Example, FrameTrend, Period, Scope, examples
+from pipeline.breakdown import Driver, Voice
+from pipeline.counter import Suggestion, entries_for, load_bank
 from pipeline.health import source_health
 from pipeline.records import SourceHealth
 
@@ -66,6 +69,10 @@ class Report:
     headlines: list[str]
     chart_svg: str
     examples: dict[str, list[Example]]
+    drivers: dict[str, list[Driver]]
+    voices: list[Voice]
+    counter: list[Suggestion]
+    rose: list[str]
     good_practice: list[Example]
     terms: list[TermRow]
     outlets: list[tuple[str, int, int]]
@@ -74,25 +81,51 @@ class Report:
     outlets_healthy: int
     model_versions: list[str]
     demo: bool
+    period_text: str
     baseline_weeks: int = aggregate.BASELINE_PERIODS
-    sql: dict[str, str] = field(default_factory=dict)
+    sql: list[Query] = field(default_factory=list)
+
+    @property
+    def voices_without_migrants(self) -> bool:
+        """Others were quoted but no migrant: the gap a trainer points at first."""
+        quoted = any(v.articles for v in self.voices)
+        return quoted and not any(v.articles for v in self.voices if v.category == "migrant")
 
 
-def pct(value: float) -> str:
-    """A share as a whole percentage."""
-    return f"{100 * value:.0f} %"
+@dataclass(frozen=True)
+class Query:
+    """A query behind a figure of the report, with the parameters it ran with, so that an
+    analyst can paste it into ``framewatch sql`` and get the same number."""
+
+    anchor: str
+    heading: str  # key of the section heading in the report's strings
+    sql: str
+    params: str  # for the report's period
+    baseline_params: str  # for the baseline weeks before it
+
+
+def pct(value: float, lang: str = "en") -> str:
+    """A share as a whole percentage, written the language's way."""
+    return fmt_pct(value, lang)
 
 
 def build_report(
-    con: duckdb.DuckDBPyConnection, period: Period, lang: str = "en", city: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    period: Period,
+    lang: str = "en",
+    city: str | None = None,
+    counter_bank: Path | None = None,
 ) -> Report:
-    """Collect every figure of the report for a period and an optional city."""
+    """Collect every figure of the report for a period and an optional city; the
+    counter-narrative suggestions come from the bundled bank or a city's own file."""
     labels = load_labels()
     t = translator(lang)
     scope = Scope(city=city)
     trends = aggregate.frame_trends(con, period, list(labels.codes), scope)
     names = {label.code: label.name(lang) for label in labels.labels}
     rising = [tr for tr in trends if tr.verdict in ("rising", "new") and tr.articles]
+    # Suggestions only for a rise the test supports; "new" has no baseline to rise from.
+    rose = [tr.frame for tr in trends if tr.verdict == "rising"]
     shown = rising or [tr for tr in trends if tr.articles][:2]
     # Health as of the period's end: a report on a past week shows that week's gaps.
     health = [h for h in source_health(con, period.end) if city is None or h.city == city]
@@ -102,12 +135,16 @@ def build_report(
         scope_label=city or t["scope_all"],
         period=period,
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        totals=_totals(con, period, scope),
+        totals=_totals(con, period, scope, lang),
         trends=trends,
         names=names,
-        headlines=_headlines(trends, names, t),
+        headlines=_headlines(trends, names, t, lang),
         chart_svg=group_chart(aggregate.group_series(con, period, scope), labels, lang, t),
         examples={tr.frame: examples(con, period, tr.frame, scope) for tr in shown},
+        drivers={tr.frame: breakdown.outlet_drivers(con, period, tr.frame, scope) for tr in shown},
+        voices=breakdown.voices(con, period, scope),
+        counter=entries_for(load_bank(counter_bank), rose, lang),
+        rose=rose,
         good_practice=_good_practice(con, period, city),
         terms=terms_found(con, period, city),
         outlets=outlets(con, period, city),
@@ -116,8 +153,15 @@ def build_report(
         outlets_healthy=sum(1 for h in health if h.status == "ok"),
         model_versions=_models(con),
         demo=_is_demo(con),
-        sql=_sql(),
+        period_text=_period_text(period, lang),
+        sql=_queries(period, city),
     )
+
+
+def _period_text(period: Period, lang: str) -> str:
+    """The period's first and last day, as the language writes dates."""
+    last = period.end - timedelta(days=1)
+    return f"{fmt_date(period.start, lang)} – {fmt_date(last, lang)}"
 
 
 @dataclass(frozen=True)
@@ -130,7 +174,7 @@ class Totals:
     base_share: str
 
 
-def _totals(con: duckdb.DuckDBPyConnection, period: Period, scope: Scope) -> Totals:
+def _totals(con: duckdb.DuckDBPyConnection, period: Period, scope: Scope, lang: str) -> Totals:
     """Article counts and migration share now and in the baseline."""
     base = period.shifted(aggregate.BASELINE_PERIODS)
     total = aggregate.all_count(con, period.start, period.end, scope)
@@ -140,12 +184,14 @@ def _totals(con: duckdb.DuckDBPyConnection, period: Period, scope: Scope) -> Tot
     return Totals(
         total,
         mig,
-        pct(mig / total) if total else "–",
-        pct(base_mig / base_total) if base_total else "–",
+        pct(mig / total, lang) if total else "–",
+        pct(base_mig / base_total, lang) if base_total else "–",
     )
 
 
-def _headlines(trends: list[FrameTrend], names: dict[str, str], t: dict[str, str]) -> list[str]:
+def _headlines(
+    trends: list[FrameTrend], names: dict[str, str], t: dict[str, str], lang: str
+) -> list[str]:
     """One sentence per rising frame; otherwise say so, and name the largest rise anyway
     when the counts are too small to call it a trend (the reader should still see it)."""
     rising = [tr for tr in trends if tr.verdict == "rising"]
@@ -153,8 +199,8 @@ def _headlines(trends: list[FrameTrend], names: dict[str, str], t: dict[str, str
         return [
             t["headline_rising"].format(
                 frame=names[tr.frame],
-                before=pct(tr.baseline_share),
-                now=pct(tr.share),
+                before=pct(tr.baseline_share, lang),
+                now=pct(tr.share, lang),
                 n=tr.articles,
             )
             for tr in rising
@@ -170,8 +216,8 @@ def _headlines(trends: list[FrameTrend], names: dict[str, str], t: dict[str, str
         lines.append(
             t["headline_too_few"].format(
                 frame=names[top.frame],
-                now=pct(top.share),
-                before=pct(top.baseline_share),
+                now=pct(top.share, lang),
+                before=pct(top.baseline_share, lang),
                 n=top.articles,
             )
         )
@@ -321,14 +367,38 @@ def _is_demo(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(rows[0][0])
 
 
-def _sql() -> dict[str, str]:
-    """The queries behind the numbers, shown at the end of the report."""
-    return {
-        "frames": aggregate.FRAME_COUNTS_SQL.strip(),
-        "migration articles": aggregate.MIGRATION_COUNT_SQL.strip(),
-        "examples": aggregate.EXAMPLES_SQL.strip(),
-        "terms": TERMS_SQL.strip(),
-    }
+def _queries(period: Period, city: str | None) -> list[Query]:
+    """The queries behind the numbers as they ran (scope condition filled in), each with its
+    parameter list for this period and for the baseline, ready for ``framewatch sql``."""
+    base = period.shifted(aggregate.BASELINE_PERIODS)
+    cond, _ = Scope(city=city).where()
+    scoped = [repr(city)] if city else []
+    found = [  # anchor, heading key, SQL, (parameters before the dates, after the dates)
+        ("totals", "key_figures", aggregate.MIGRATION_COUNT_SQL, [], scoped),
+        ("frames", "frames_heading", aggregate.FRAME_COUNTS_SQL, [], scoped),
+        ("chart", "chart_title", aggregate.GROUP_COUNTS_SQL, [], scoped),
+        ("examples", "examples_heading", aggregate.EXAMPLES_SQL, ["'<frame>'"], [*scoped, "3"]),
+        ("drivers", "drivers_heading", breakdown.OUTLET_FRAME_SQL, ["'<frame>'"], scoped),
+        ("voices", "voices_heading", breakdown.VOICES_SQL, [], scoped),
+        ("terms", "terms_heading", TERMS_SQL, [], [repr(city)] * 2),
+        ("outlets", "outlets_heading", OUTLETS_SQL, [], [repr(city)] * 2),
+        ("problems", "problems_heading", PROBLEMS_SQL, [], [repr(city)] * 2),
+    ]
+    return [
+        Query(
+            anchor,
+            key,
+            sql.format(scope=cond).strip(),
+            _params(head, period.start, period.end, tail),
+            _params(head, base.start, period.start, tail),
+        )
+        for anchor, key, sql, head, tail in found
+    ]
+
+
+def _params(head: list[str], start: datetime, end: datetime, tail: list[str]) -> str:
+    """A parameter list as it would be typed: [frame, start, end, city ...]."""
+    return "[" + ", ".join([*head, f"'{start:%Y-%m-%d}'", f"'{end:%Y-%m-%d}'", *tail]) + "]"
 
 
 MD_SPECIAL = re.compile(r"([\\`*_\[\]()#|!])")
@@ -365,8 +435,18 @@ def _env(fmt: str) -> Environment:
     )
     env.filters["pct"] = pct
     env.filters["md_url"] = md_url
+    env.filters["md_code"] = Markup  # our own SQL, shown verbatim in a code block
     env.filters["day"] = fmt_date
+    env.filters["as_of"] = as_of
     return env
+
+
+def as_of(value: str, lang: str) -> str:
+    """A fact's reference date in the language's format; a period like '2023' stays as is."""
+    try:
+        return fmt_date(date.fromisoformat(value), lang)
+    except ValueError:
+        return value
 
 
 def render(report: Report, fmt: str) -> str:
@@ -375,10 +455,11 @@ def render(report: Report, fmt: str) -> str:
     return _env(fmt).get_template(name).render(r=report, t=report.t)
 
 
-def write_report(report: Report, out: Path) -> list[Path]:
-    """Write the HTML file and its Markdown twin; return both paths."""
+def write_report(report: Report, out: Path, browser: Path | None = None) -> list[Path]:
+    """Write the HTML file, its Markdown twin and, given a browser, a PDF; return the paths."""
     out.parent.mkdir(parents=True, exist_ok=True)
     md = out.with_suffix(".md")
     out.write_text(render(report, "html"), encoding="utf-8")
     md.write_text(render(report, "md"), encoding="utf-8")
-    return [out, md]
+    pdf = write_pdf(out, browser) if browser else None
+    return [out, md] + ([pdf] if pdf else [])

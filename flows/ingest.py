@@ -1,4 +1,4 @@
-"""The ingest flow: collect (crawl + extract + store) -> classify, as one Prefect flow run.
+"""The ingest flow: collect (crawl + extract + store) -> classify -> alerts, one Prefect flow run.
 
 Only wiring: every step is a function of ``pipeline`` or ``models``. Crawl and extraction
 are one task because they overlap (the extraction pool parses pages while the crawler still
@@ -14,7 +14,8 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from pipeline import ingest, store
+from pipeline import alerts, ingest, store
+from pipeline.aggregate import last_days
 from pipeline.config import Settings
 from pipeline.progress import Progress, Stopwatch
 from pipeline.runtime import load_classifier
@@ -24,6 +25,8 @@ collect_task = task(name="collect", retries=1, retry_delay_seconds=5, cache_poli
     ingest.collect
 )
 classify_task = task(name="classify", cache_policy=NO_CACHE)(ingest.classify_pending)
+# Alerts for the last seven days; sent when a channel is configured (failures are recorded).
+alerts_task = task(name="alerts", cache_policy=NO_CACHE)(alerts.run_alerts)
 
 
 @flow(name="framewatch-ingest", log_prints=False, validate_parameters=False)
@@ -47,6 +50,8 @@ def ingest_flow(
         pending = store.count_pending(con, classifier.version)
         with progress.step("classify", total=pending) as tick, clock("classify"):
             classified = classify_task(con, classifier, tick)
+        with clock("alerts"):
+            alerts_task(con, settings, last_days())
         summary = ingest.RunSummary(
             run_id,
             got.pages_fetched,

@@ -8,28 +8,33 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from dashboards.report import build_report, write_report
-from pipeline.aggregate import Period, last_days
+from pipeline.aggregate import Period, city_languages, last_days
+from pipeline.config import Settings
 from pipeline.store import open_readonly
 from pipeline.text import slug
 
 
 @task(name="city-report", cache_policy=NO_CACHE)
-def city_report(db: Path, period: Period, city: str | None, lang: str, out: Path) -> list[Path]:
-    """Build and write one report."""
-    with open_readonly(db) as con:
-        return write_report(build_report(con, period, lang, city), out)
+def city_report(
+    settings: Settings, period: Period, city: str | None, lang: str, out: Path, pdf: bool
+) -> list[Path]:
+    """Build and write one report (and its PDF when asked and a browser is there)."""
+    with open_readonly(settings.db) as con:
+        report = build_report(con, period, lang, city, settings.counter_bank)
+    return write_report(report, out, settings.browser if pdf else None)
 
 
 @flow(name="framewatch-report", validate_parameters=False)
-def report_flow(db: Path, out_dir: Path, period: Period | None = None) -> list[Path]:
-    """All outlets in English, then every city in its outlets' language."""
-    period = period or last_days()
-    with open_readonly(db) as con:
-        cities = con.execute(
-            "SELECT city, mode(lang) FROM sources GROUP BY city ORDER BY city"
-        ).fetchall()
+def report_flow(
+    settings: Settings, out_dir: Path | None = None, period: Period | None = None, pdf: bool = False
+) -> list[Path]:
+    """All outlets in English, then every city in its outlets' language; HTML paths back."""
+    period, out_dir = period or last_days(), out_dir or settings.reports
+    with open_readonly(settings.db) as con:
+        cities = city_languages(con)
     stem = f"{period.start:%Y-%m-%d}"
-    written = city_report(db, period, None, "en", out_dir / f"{stem}-all-en.html")
-    for city, lang in cities:
-        written += city_report(db, period, city, lang, out_dir / f"{stem}-{slug(city)}-{lang}.html")
+    written = city_report(settings, period, None, "en", out_dir / f"{stem}-all-en.html", pdf)
+    for city, lang in cities.items():
+        out = out_dir / f"{stem}-{slug(city)}-{lang}.html"
+        written += city_report(settings, period, city, lang, out, pdf)
     return [p for p in written if p.suffix == ".html"]

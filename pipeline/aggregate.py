@@ -322,3 +322,29 @@ def _example(
         text[start:end],
         (after.rstrip() + "…") if end + CONTEXT_CHARS < len(text) else after,
     )
+
+
+METAPHOR_COUNTS_SQL = """
+SELECT t.term, count(DISTINCT m.id) AS articles
+FROM migration_articles m
+JOIN article_terms t ON t.article_id = m.id AND t.kind = 'metaphor'
+WHERE m.counted AND m.published_at >= ? AND m.published_at < ? AND {scope}
+GROUP BY t.term
+"""
+
+
+def metaphor_counts(
+    con: duckdb.DuckDBPyConnection, start: datetime, end: datetime, scope: Scope
+) -> dict[str, int]:
+    """Counted migration articles per dehumanising metaphor (lexicon entry) in [start, end)."""
+    cond, params = scope.where()
+    rows = con.execute(METAPHOR_COUNTS_SQL.format(scope=cond), [start, end, *params]).fetchall()
+    return {term: int(n) for term, n in rows}
+
+
+CITY_LANGUAGES_SQL = "SELECT city, mode(lang) FROM sources GROUP BY city ORDER BY city"
+
+
+def city_languages(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Each city and the language most of its outlets publish in: a city's report language."""
+    return {str(city): str(lang) for city, lang in con.execute(CITY_LANGUAGES_SQL).fetchall()}

@@ -89,16 +89,19 @@ def run(
 @app.command()
 def report(
     week: Annotated[str | None, typer.Option(help="ISO week, e.g. 2026-W47")] = None,
-    lang: Annotated[str, typer.Option(help="report language")] = "en",
+    lang: Annotated[
+        str | None, typer.Option(help="report language (default: the city's, else en)")
+    ] = None,
     city: Annotated[str | None, typer.Option(help="one city only")] = None,
     out: Annotated[Path | None, typer.Option(help="output HTML file")] = None,
+    pdf: Annotated[bool, typer.Option(help="also print a PDF with Chromium when present")] = False,
 ) -> None:
-    """Write the weekly trend report (HTML with inline SVG charts, plus Markdown).
+    """Write the weekly trend report (HTML with inline SVG charts, Markdown, optional PDF).
 
-    Example: framewatch report --week 2026-W47 --lang de --city Oberhausen
+    Example: framewatch report --week 2026-W47 --city Oberhausen --pdf
     """
     from dashboards.report import build_report, write_report
-    from pipeline.aggregate import iso_week, last_days
+    from pipeline.aggregate import city_languages, iso_week, last_days
     from pipeline.store import open_readonly
 
     settings = _settings()
@@ -106,9 +109,16 @@ def report(
         period = iso_week(week) if week else last_days()
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--week") from None
-    target = out or settings.reports / _report_name(period.label, city, lang)
     with open_readonly(settings.db) as con:
-        paths = write_report(build_report(con, period, lang, city), target)
+        cities = city_languages(con)
+        if city is not None and city not in cities:
+            raise typer.BadParameter(f"no outlet in {city!r}; cities: {', '.join(cities)}")
+        lang = lang or (cities[city] if city else "en")
+        target = out or settings.reports / _report_name(period.label, city, lang)
+        report = build_report(con, period, lang, city, settings.counter_bank)
+    paths = write_report(report, target, settings.browser if pdf else None)
+    if pdf and not any(p.suffix == ".pdf" for p in paths):
+        console.print(f"[yellow]no PDF: no working Chromium at {settings.browser}[/]")
     console.print("\n".join(f"wrote {p}" for p in paths))
 
 
@@ -399,6 +409,104 @@ def newsroom(
         room.thread.join()
     except KeyboardInterrupt:
         room.stop()
+
+
+@app.command()
+def dashboard(
+    host: Annotated[str | None, typer.Option(help="address to bind (default 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default 8050)")] = None,
+    db: Annotated[Path | None, typer.Option(help="database (default FRAMEWATCH_DB)")] = None,
+) -> None:
+    """Serve the dashboard: filters, trends, articles with their evidence, reviews.
+
+    Beyond 127.0.0.1 it needs FRAMEWATCH_DASHBOARD_TOKEN (reviewers log in with it).
+
+    Example: framewatch dashboard --db data/demo.duckdb
+    """
+    import uvicorn
+
+    from dashboards.app import DashboardConfigError, create_app
+
+    settings = _settings(dashboard_host=host, dashboard_port=port, db=db)
+    try:
+        web = create_app(settings)
+    except DashboardConfigError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+    console.print(f"dashboard at http://{settings.dashboard_host}:{settings.dashboard_port}/")
+    uvicorn.run(web, host=settings.dashboard_host, port=settings.dashboard_port)
+
+
+@app.command()
+def alerts(
+    week: Annotated[str | None, typer.Option(help="ISO week, e.g. 2026-W47")] = None,
+    send: Annotated[
+        bool, typer.Option("--send/--no-send", help="send pending alerts (e-mail, webhook)")
+    ] = False,
+) -> None:
+    """Find frames and metaphors rising above their baseline per city and outlet, store them
+    in the alerts table and, with --send, send the pending ones to the configured channels
+    (FRAMEWATCH_SMTP_HOST + FRAMEWATCH_ALERT_TO, FRAMEWATCH_WEBHOOK_URL). Default period:
+    the last seven days.
+
+    Example: framewatch alerts --week 2026-W47 --send
+    """
+    from pipeline.aggregate import iso_week, last_days
+    from pipeline.alerts import alert_table, run_alerts
+    from pipeline.notify import configured_channels
+    from pipeline.store import open_store
+
+    settings = _settings()
+    try:
+        period = iso_week(week) if week else last_days()
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--week") from None
+    con = open_store(settings.db)
+    try:
+        summary = run_alerts(con, settings, period, send=send)
+    finally:
+        con.close()
+    if summary.detected:
+        console.print(alert_table(summary.detected))
+    console.print(f"{period.label}: {len(summary.detected)} alerts, {summary.new} new")
+    if send and not configured_channels(settings):
+        console.print("no channel configured: set FRAMEWATCH_SMTP_HOST or FRAMEWATCH_WEBHOOK_URL")
+    elif send:
+        console.print(f"sent: {summary.delivered}, failed (retried next time): {summary.failed}")
+
+
+@app.command()
+def pack(
+    frame: Annotated[str, typer.Option(help="frame code, e.g. threat_public_order")],
+    lang: Annotated[str, typer.Option(help="language of the pack and its trainers")],
+    weeks: Annotated[int, typer.Option(help="weeks back from today", min=1)] = 8,
+    limit: Annotated[int, typer.Option(help="examples of the frame, at most", min=1)] = 8,
+    public_figures: Annotated[
+        Path | None, typer.Option(help="YAML list of names to keep (public figures)", exists=True)
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="output HTML file")] = None,
+) -> None:
+    """Write a training pack: the best recent examples of a frame, pseudonymised, with
+    highlights, discussion prompts and good-practice counter-examples (HTML and Markdown).
+
+    Example: framewatch pack --frame threat_public_order --lang de --weeks 8
+    """
+    from dashboards.i18n import LANGUAGES
+    from dashboards.pack import pack_name, write_pack
+    from models.labels import load_labels
+    from pipeline.pack import build_pack
+    from pipeline.store import open_readonly
+
+    codes = load_labels().codes
+    if frame not in codes:
+        raise typer.BadParameter(f"unknown frame; one of: {', '.join(codes)}", param_hint="--frame")
+    if lang not in LANGUAGES:
+        raise typer.BadParameter(f"one of: {', '.join(LANGUAGES)}", param_hint="--lang")
+    settings = _settings()
+    with open_readonly(settings.db) as con:
+        built = build_pack(con, frame, lang, weeks, limit, public_figures=public_figures)
+    paths = write_pack(built, out or settings.reports / "packs" / pack_name(built))
+    console.print("\n".join(f"wrote {p}" for p in paths))
 
 
 def run_app() -> None:

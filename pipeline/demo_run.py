@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from pipeline.demo.newsroom import running_newsroom
 from pipeline.health import source_health
 from pipeline.health_table import health_table
 from pipeline.progress import Progress
-from pipeline.sources import demo_sources_file
+from pipeline.sources import demo_sources_file, load_sources
+from pipeline.text import slug
 
 DEMO_PORT = 8765
 
@@ -60,7 +62,7 @@ def run_demo(settings: Settings, reports_dir: Path, console: Console) -> None:
         console.print(f"demo newsroom (fictional outlets) serving on {room.url}")
         summary = ingest_flow(demo_sources_file(), settings, room.url, Progress(console))
     ingest_s = time.monotonic() - started
-    written = report_flow(settings.db, reports_dir)
+    written = report_flow(settings, reports_dir)
     _print_summary(settings.db, summary.run_id, written, console)
     steps = ", ".join(f"{k} {v:.1f} s" for k, v in summary.seconds.items())
     console.print(
@@ -68,6 +70,16 @@ def run_demo(settings: Settings, reports_dir: Path, console: Console) -> None:
         f"articles, {summary.articles_classified} classified ({steps}); "
         f"ingest flow {ingest_s:.0f} s, demo total {time.monotonic() - started:.0f} s"
     )
+    city, lang = demo_city()
+    report = next(p for p in written if f"-{slug(city)}-{lang}." in p.name)
+    console.print(f"\nweekly report for {city} in its language ({lang}):\n{report.resolve()}")
+
+
+def demo_city() -> tuple[str, str]:
+    """The demo's home city (the one with most outlets: Oberhausen) and its language."""
+    sources = load_sources(demo_sources_file())
+    city = Counter(s.city for s in sources).most_common(1)[0][0]
+    return city, next(s.lang for s in sources if s.city == city)
 
 
 def _print_summary(db: Path, run_id: str, reports: list[Path], console: Console) -> None:

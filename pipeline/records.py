@@ -254,3 +254,51 @@ class Annotation:
     labels: tuple[str, ...] | None = None
     hostile: bool | None = None
     note: str = ""
+
+
+@dataclass(frozen=True)
+class AlertEvidence:
+    """One example article behind an alert: what a reader can open and check."""
+
+    article_id: str
+    title: str
+    url: str
+    outlet: str
+    published_at: datetime | None
+    sentence: str  # the frame's evidence sentence, or the sentence around the metaphor
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A frame or metaphor whose share of a city's or an outlet's migration coverage rose
+    significantly against its baseline, with the figures, evidence and SQL behind it.
+
+    ``scope`` is city or outlet (then ``source_id`` and ``outlet`` name it); ``kind`` is frame
+    (``subject`` a label code) or metaphor (``subject`` a lexicon entry). ``lang`` is the
+    language the city's messages are written in. The last four fields record delivery.
+    """
+
+    id: str
+    period_start: datetime
+    period_end: datetime
+    scope: str  # city | outlet
+    city: str
+    source_id: str | None
+    outlet: str | None
+    lang: str
+    kind: str  # frame | metaphor
+    subject: str
+    articles: int
+    total: int
+    share: float
+    baseline_articles: int
+    baseline_total: int
+    baseline_share: float
+    p_value: float | None
+    evidence: tuple[AlertEvidence, ...]
+    model_versions: tuple[str, ...]
+    query: str
+    created_at: datetime | None = None
+    notified_at: datetime | None = None
+    channels: tuple[str, ...] = ()  # email | webhook: channels that delivered it
+    notify_error: str | None = None

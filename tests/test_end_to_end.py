@@ -23,7 +23,7 @@ def demo_run(settings, tmp_path_factory):  # type: ignore[no-untyped-def]
     with running_newsroom() as room:
         first = ingest_flow(demo_sources_file(), s, room.url)
         second = ingest_flow(demo_sources_file(), s, room.url)
-    reports = report_flow(s.db, base / "reports")
+    reports = report_flow(s, base / "reports")
     return s, first, second, reports
 
 

@@ -1,0 +1,52 @@
+"""Training packs rendered for trainers: a self-contained HTML page and a Markdown twin.
+
+The HTML page carries its CSS inline and a Content-Security-Policy that allows no script and
+no request, so it opens offline, prints cleanly and can be mailed. Scraped text (titles,
+outlets, excerpts, URLs) reaches it only through Jinja2's autoescaping; the Markdown twin
+escapes it with the weekly report's ``_md_escape`` and ``md_url``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader
+
+from dashboards.report import _md_escape, md_url
+from pipeline.pack import Pack
+
+
+def _env(fmt: str) -> Environment:
+    """Jinja2 environment: HTML autoescaping, or Markdown with scraped text made inert."""
+    html = fmt == "html"
+    env = Environment(
+        loader=PackageLoader("dashboards", "templates"),
+        autoescape=html,
+        finalize=None if html else _md_escape,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["md_url"] = md_url
+    return env
+
+
+def render_pack(pack: Pack, fmt: str) -> str:
+    """Render a pack as 'html' or 'md'."""
+    name = "pack.html" if fmt == "html" else "pack.md.j2"
+    return _env(fmt).get_template(name).render(p=pack, t=pack.t)
+
+
+def pack_name(pack: Pack) -> str:
+    """The default file name of a pack: frame, language and the last day it covers."""
+    last = pack.period.end - timedelta(days=1)
+    return f"{pack.frame}-{pack.lang}-{last:%Y-%m-%d}.html"
+
+
+def write_pack(pack: Pack, out: Path) -> list[Path]:
+    """Write the HTML file and its Markdown twin; return both paths."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    md = out.with_suffix(".md")
+    out.write_text(render_pack(pack, "html"), encoding="utf-8")
+    md.write_text(render_pack(pack, "md"), encoding="utf-8")
+    return [out, md]

@@ -1,0 +1,540 @@
+"""Alerts: a frame or metaphor rising above its baseline in a city or an outlet.
+
+The figures are the report's (``pipeline.aggregate``): the share of counted migration
+articles carrying a frame, or a dehumanising metaphor, in the period against the
+``BASELINE_PERIODS`` periods before, called "rising" by the same Fisher test and
+``MIN_ARTICLES`` rule. Only "rising" alerts: a falling threat frame is good news, and a "new"
+verdict (no baseline at all) is a newly monitored outlet, not a change.
+
+Each alert is stored with its evidence, the model versions and the SQL behind it, so that a
+message can be checked against the database. Delivery is recorded per channel
+(``pipeline.notify``): a failed channel is retried by the next run, a delivered one is not
+sent again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from rich.table import Table
+
+from models.labels import load_labels
+from models.nlp import split_sentences
+from pipeline import aggregate
+from pipeline.aggregate import (
+    BASELINE_PERIODS,
+    FrameTrend,
+    Period,
+    Scope,
+    frame_trends,
+    metaphor_counts,
+    migration_count,
+    verdict,
+)
+from pipeline.config import Settings
+from pipeline.records import Alert, AlertEvidence
+from pipeline.store import _write, transaction
+from pipeline.timeutil import naive_utc
+
+SENTENCE_MAX = 400  # characters of a metaphor's sentence kept around the term
+
+
+@dataclass(frozen=True)
+class Target:
+    """A city or one outlet of it: the scope of one set of trends."""
+
+    scope: str  # city | outlet
+    city: str
+    lang: str  # the city's language, for messages
+    source_id: str | None = None
+    outlet: str | None = None
+
+    def filter(self) -> Scope:
+        """The aggregate.Scope counting this target's articles."""
+        return Scope(source=self.source_id) if self.source_id else Scope(city=self.city)
+
+
+# Outlets of cities with more than one: a city's only outlet has the city's figures exactly,
+# and a second alert on the same numbers would only repeat the first.
+OUTLETS_SQL = """
+SELECT id, name, city FROM sources
+WHERE city IN (SELECT city FROM sources GROUP BY city HAVING count(*) > 1)
+ORDER BY city, id
+"""
+
+
+def targets(con: duckdb.DuckDBPyConnection) -> list[Target]:
+    """Every city, then every outlet of a city with several."""
+    # The city's report language (aggregate.city_languages), so an alert and the weekly
+    # report of a city speak the same language.
+    langs = aggregate.city_languages(con)
+    cities = [Target("city", str(c), str(lang)) for c, lang in langs.items()]
+    outlets = [
+        Target("outlet", str(city), str(langs[city]), str(sid), str(name))
+        for sid, name, city in con.execute(OUTLETS_SQL).fetchall()
+    ]
+    return cities + outlets
+
+
+def detect_alerts(
+    con: duckdb.DuckDBPyConnection, period: Period, codes: Sequence[str] | None = None
+) -> list[Alert]:
+    """Rising frames and metaphors of the period, for every city and every outlet."""
+    codes = list(codes) if codes is not None else list(load_labels().codes)
+    found: list[Alert] = []
+    for target in targets(con):
+        found += _frame_alerts(con, period, codes, target)
+        found += _metaphor_alerts(con, period, target)
+    return found
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Counted migration articles of a scope in the period and in its baseline."""
+
+    now: int
+    baseline: int
+
+
+def _totals(con: duckdb.DuckDBPyConnection, period: Period, scope: Scope) -> Totals:
+    """The denominators of the shares, as frame_trends computes them."""
+    base_start = period.shifted(BASELINE_PERIODS).start
+    return Totals(
+        migration_count(con, period.start, period.end, scope),
+        migration_count(con, base_start, period.start, scope),
+    )
+
+
+def _frame_alerts(
+    con: duckdb.DuckDBPyConnection, period: Period, codes: list[str], target: Target
+) -> list[Alert]:
+    """One alert per frame the report would call rising in this target."""
+    scope = target.filter()
+    rising = [t for t in frame_trends(con, period, codes, scope) if t.verdict == "rising"]
+    if not rising:
+        return []
+    totals, models = _totals(con, period, scope), _model_versions(con, period, scope)
+    query = _query(aggregate.FRAME_COUNTS_SQL, period, scope)
+    return [
+        _alert(
+            target,
+            period,
+            "frame",
+            t,
+            totals,
+            _frame_evidence(con, period, t.frame, scope),
+            models,
+            query,
+        )
+        for t in rising
+    ]
+
+
+def metaphor_trends(
+    con: duckdb.DuckDBPyConnection, period: Period, scope: Scope = Scope()
+) -> list[FrameTrend]:
+    """Each metaphor of the period: its share of migration articles now vs the baseline.
+
+    The figures are those of a frame (a FrameTrend whose ``frame`` is the lexicon entry),
+    judged by the same ``aggregate.verdict``. Only metaphors found in the period are listed:
+    one that is absent now cannot be rising.
+    """
+    base_start = period.shifted(BASELINE_PERIODS).start
+    now = metaphor_counts(con, period.start, period.end, scope)
+    base = metaphor_counts(con, base_start, period.start, scope)
+    totals = _totals(con, period, scope)
+    trends = []
+    for term, n in sorted(now.items()):
+        bn = base.get(term, 0)
+        word, p = verdict(n, totals.now, bn, totals.baseline)
+        trends.append(
+            FrameTrend(
+                term,
+                n,
+                n / totals.now if totals.now else 0.0,
+                bn,
+                bn / totals.baseline if totals.baseline else 0.0,
+                p,
+                word,
+            )
+        )
+    return trends
+
+
+def _metaphor_alerts(con: duckdb.DuckDBPyConnection, period: Period, target: Target) -> list[Alert]:
+    """One alert per metaphor rising in this target."""
+    scope = target.filter()
+    rising = [t for t in metaphor_trends(con, period, scope) if t.verdict == "rising"]
+    if not rising:
+        return []
+    totals, models = _totals(con, period, scope), _model_versions(con, period, scope)
+    query = _query(aggregate.METAPHOR_COUNTS_SQL, period, scope)
+    return [
+        _alert(
+            target,
+            period,
+            "metaphor",
+            t,
+            totals,
+            _metaphor_evidence(con, period, t.frame, scope),
+            models,
+            query,
+        )
+        for t in rising
+    ]
+
+
+def _frame_evidence(
+    con: duckdb.DuckDBPyConnection, period: Period, frame: str, scope: Scope
+) -> tuple[AlertEvidence, ...]:
+    """The report's examples of the frame, with their evidence sentence."""
+    return tuple(
+        AlertEvidence(e.article_id, e.title, e.url, e.outlet, e.published, e.evidence)
+        for e in aggregate.examples(con, period, frame, scope)
+    )
+
+
+METAPHOR_EXAMPLES_SQL = """
+SELECT m.id, m.title, m.source_name, a.canonical_url, m.published_at, a.text, a.lang,
+       t.start_char, t.end_char
+FROM migration_articles m
+JOIN articles a ON a.id = m.id
+JOIN article_terms t ON t.article_id = m.id AND t.kind = 'metaphor' AND t.term = ?
+WHERE m.counted AND m.published_at >= ? AND m.published_at < ? AND {scope}
+QUALIFY row_number() OVER (PARTITION BY m.id ORDER BY t.start_char) = 1
+ORDER BY m.published_at DESC, m.id LIMIT ?
+"""
+
+
+def _metaphor_evidence(
+    con: duckdb.DuckDBPyConnection, period: Period, term: str, scope: Scope
+) -> tuple[AlertEvidence, ...]:
+    """The latest articles of the period using the metaphor, with the sentence around it."""
+    cond, params = scope.where()
+    rows = con.execute(
+        METAPHOR_EXAMPLES_SQL.format(scope=cond),
+        [term, period.start, period.end, *params, aggregate.EXAMPLES_PER_FRAME],
+    ).fetchall()
+    return tuple(
+        AlertEvidence(aid, title, url, outlet, published, sentence_around(text, lang, start, end))
+        for aid, title, outlet, url, published, text, lang, start, end in rows
+    )
+
+
+def sentence_around(text: str, lang: str, start: int, end: int) -> str:
+    """The sentence of ``text`` holding [start, end), split by the language's spaCy pipeline.
+
+    Only the paragraph holding the match is parsed (sentences never cross paragraphs). A
+    sentence longer than SENTENCE_MAX is cut to that many characters around the match.
+    """
+    par_start = text.rfind("\n", 0, start) + 1
+    par_end = text.find("\n", end)
+    paragraph = text[par_start : par_end if par_end >= 0 else len(text)]
+    rel_start, rel_end = start - par_start, end - par_start
+    for s in split_sentences(paragraph, lang):
+        if s.start <= rel_start < s.end:
+            return _clip(paragraph[s.start : s.end], rel_start - s.start, rel_end - s.start)
+    return _clip(paragraph, rel_start, rel_end)
+
+
+def _clip(text: str, start: int, end: int) -> str:
+    """At most SENTENCE_MAX characters of text centred on [start, end), marked with '…'."""
+    if len(text) <= SENTENCE_MAX:
+        return text.strip()
+    margin = max(0, (SENTENCE_MAX - (end - start)) // 2)
+    lo, hi = max(0, start - margin), min(len(text), end + margin)
+    return ("…" if lo else "") + text[lo:hi].strip() + ("…" if hi < len(text) else "")
+
+
+MODEL_VERSIONS_SQL = """
+SELECT DISTINCT m.model_version FROM migration_articles m
+WHERE m.counted AND m.published_at >= ? AND m.published_at < ? AND {scope}
+  AND m.model_version IS NOT NULL
+ORDER BY 1
+"""
+
+
+def _model_versions(
+    con: duckdb.DuckDBPyConnection, period: Period, scope: Scope
+) -> tuple[str, ...]:
+    """Models behind the period's and the baseline's articles: two of them mean part of a
+    change may come from reclassification, which a reader must be able to see."""
+    cond, params = scope.where()
+    start = period.shifted(BASELINE_PERIODS).start
+    rows = con.execute(
+        MODEL_VERSIONS_SQL.format(scope=cond), [start, period.end, *params]
+    ).fetchall()
+    return tuple(str(r[0]) for r in rows)
+
+
+def _query(count_sql: str, period: Period, scope: Scope) -> str:
+    """The SQL behind an alert's counts, with the parameters it ran with."""
+    cond, params = scope.where()
+    base_start = period.shifted(BASELINE_PERIODS).start
+    dates = {
+        "period": [str(period.start), str(period.end)],
+        "baseline": [str(base_start), str(period.start)],
+    }
+    return "\n".join(
+        [
+            f"-- parameters: (start, end) of {json.dumps(dates)}, then {json.dumps(params)}",
+            count_sql.format(scope=cond).strip() + ";",
+            aggregate.MIGRATION_COUNT_SQL.format(scope=cond).strip() + ";",
+        ]
+    )
+
+
+def alert_id(period: Period, target: Target, kind: str, subject: str) -> str:
+    """A stable id: the same rise in the same period is the same alert."""
+    key = "|".join(
+        [
+            f"{period.start:%Y-%m-%dT%H:%M}",
+            target.scope,
+            target.city,
+            target.source_id or "",
+            kind,
+            subject,
+        ]
+    )
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
+
+
+def _alert(
+    target: Target,
+    period: Period,
+    kind: str,
+    trend: FrameTrend,
+    totals: Totals,
+    evidence: tuple[AlertEvidence, ...],
+    models: tuple[str, ...],
+    query: str,
+) -> Alert:
+    """An Alert record from a rising trend."""
+    return Alert(
+        id=alert_id(period, target, kind, trend.frame),
+        period_start=period.start,
+        period_end=period.end,
+        scope=target.scope,
+        city=target.city,
+        source_id=target.source_id,
+        outlet=target.outlet,
+        lang=target.lang,
+        kind=kind,
+        subject=trend.frame,
+        articles=trend.articles,
+        total=totals.now,
+        share=trend.share,
+        baseline_articles=trend.baseline_articles,
+        baseline_total=totals.baseline,
+        baseline_share=trend.baseline_share,
+        p_value=trend.p_value,
+        evidence=evidence,
+        model_versions=models,
+        query=query,
+    )
+
+
+# --- storage ---------------------------------------------------------------------------------
+
+_EVIDENCE = pa.struct(
+    [
+        ("article_id", pa.string()),
+        ("title", pa.string()),
+        ("url", pa.string()),
+        ("outlet", pa.string()),
+        ("published_at", pa.timestamp("us")),
+        ("sentence", pa.string()),
+    ]
+)
+_ALERT_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("created_at", pa.timestamp("us")),
+        ("period_start", pa.timestamp("us")),
+        ("period_end", pa.timestamp("us")),
+        ("scope", pa.string()),
+        ("city", pa.string()),
+        ("source_id", pa.string()),
+        ("outlet", pa.string()),
+        ("lang", pa.string()),
+        ("kind", pa.string()),
+        ("subject", pa.string()),
+        ("articles", pa.int32()),
+        ("total", pa.int32()),
+        ("share", pa.float64()),
+        ("baseline_articles", pa.int32()),
+        ("baseline_total", pa.int32()),
+        ("baseline_share", pa.float64()),
+        ("p_value", pa.float64()),
+        ("evidence", pa.list_(_EVIDENCE)),
+        ("model_versions", pa.list_(pa.string())),
+        ("query", pa.string()),
+        ("notified_at", pa.timestamp("us")),
+        ("channels", pa.list_(pa.string())),
+        ("notify_error", pa.string()),
+    ]
+)
+COLUMNS = ", ".join(_ALERT_SCHEMA.names)
+
+# New alerts only: not the same id, and not the same subject in the same city or outlet for
+# an overlapping period - a daily run over the last seven days sees a rise on seven days,
+# and it is one rise.
+INSERT_NEW_SQL = """
+INSERT INTO alerts BY NAME
+SELECT * FROM batch b
+WHERE NOT EXISTS (
+    SELECT 1 FROM alerts a
+    WHERE a.id = b.id
+       OR (a.scope = b.scope AND a.city = b.city AND a.source_id IS NOT DISTINCT FROM b.source_id
+           AND a.kind = b.kind AND a.subject = b.subject
+           AND a.period_start < b.period_end AND a.period_end > b.period_start))
+QUALIFY row_number() OVER (PARTITION BY b.id) = 1
+"""
+
+
+def _now() -> datetime:
+    """Naive UTC now, as TIMESTAMP columns hold it."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _row(alert: Alert, created: datetime) -> dict[str, Any]:
+    """One alerts row."""
+    return {
+        **{name: getattr(alert, name) for name in _ALERT_SCHEMA.names if hasattr(alert, name)},
+        "created_at": created,
+        "period_start": naive_utc(alert.period_start),
+        "period_end": naive_utc(alert.period_end),
+        "evidence": [
+            {**asdict(e), "published_at": naive_utc(e.published_at)} for e in alert.evidence
+        ],
+        "model_versions": list(alert.model_versions),
+        "channels": list(alert.channels),
+    }
+
+
+def save_alerts(con: duckdb.DuckDBPyConnection, alerts: Sequence[Alert]) -> int:
+    """Store the alerts not stored yet, in one transaction; return how many were new.
+
+    A rerun over the same period, or a later run over an overlapping one, stores nothing
+    twice, and the delivery record (notified_at, channels) of a stored alert is kept.
+    """
+    if not alerts:
+        return 0
+    now = _now()
+    table = pa.Table.from_pylist([_row(a, now) for a in alerts], schema=_ALERT_SCHEMA)
+    with transaction(con):
+        before = _count(con)
+        _write(con, INSERT_NEW_SQL, table)
+        return _count(con) - before
+
+
+def _count(con: duckdb.DuckDBPyConnection) -> int:
+    """Rows in alerts."""
+    row = con.execute("SELECT count(*) FROM alerts").fetchall()
+    return int(row[0][0])
+
+
+def pending_alerts(con: duckdb.DuckDBPyConnection, since: datetime | None = None) -> list[Alert]:
+    """Alerts not yet delivered on every channel, per city; with ``since``, only those whose
+    period ended after it (a rise of months ago is not news when a channel is set up)."""
+    rows = con.execute(
+        f"SELECT {COLUMNS} FROM alerts WHERE notified_at IS NULL"
+        " AND (?::TIMESTAMP IS NULL OR period_end > ?::TIMESTAMP)"
+        " ORDER BY city, scope, source_id NULLS FIRST, kind, p_value, subject",
+        [naive_utc(since), naive_utc(since)],
+    ).fetchall()
+    return [_from_row(row) for row in rows]
+
+
+def stored_alerts(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> list[Alert]:
+    """The stored alerts with these ids, in the order of pending_alerts."""
+    rows = con.execute(
+        f"SELECT {COLUMNS} FROM alerts WHERE id IN ?"
+        " ORDER BY city, scope, source_id NULLS FIRST, kind, p_value, subject",
+        [list(ids)],
+    ).fetchall()
+    return [_from_row(row) for row in rows]
+
+
+def _from_row(row: tuple[Any, ...]) -> Alert:
+    """An Alert from a row selected as COLUMNS."""
+    values = dict(zip(_ALERT_SCHEMA.names, row, strict=True))
+    values["evidence"] = tuple(AlertEvidence(**e) for e in values["evidence"] or ())
+    values["model_versions"] = tuple(values["model_versions"] or ())
+    values["channels"] = tuple(values["channels"] or ())
+    return Alert(**values)
+
+
+MARK_SQL = """
+UPDATE alerts SET
+    channels = list_sort(list_distinct(list_concat(coalesce(channels, []), ?::VARCHAR[]))),
+    notify_error = coalesce(?, notify_error),
+    notified_at = CASE WHEN ? IS NULL THEN ? ELSE notified_at END
+WHERE id IN ?
+"""
+
+
+def mark_notified(
+    con: duckdb.DuckDBPyConnection,
+    ids: Sequence[str],
+    channels: Sequence[str],
+    error: str | None,
+) -> None:
+    """Record a delivery attempt: ``channels`` delivered these alerts; without an error the
+    alerts are done (notified_at), with one they stay pending and the error is kept."""
+    if not ids:
+        return
+    con.execute(MARK_SQL, [list(channels), error, error, _now(), list(ids)])
+
+
+# --- one run ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AlertSummary:
+    """What one alert run found, stored and delivered."""
+
+    detected: list[Alert]
+    new: int
+    delivered: int  # alerts delivered on every configured channel by this run
+    failed: int  # alerts a configured channel failed to deliver (retried next run)
+
+
+def run_alerts(
+    con: duckdb.DuckDBPyConnection, settings: Settings, period: Period, send: bool = True
+) -> AlertSummary:
+    """Detect and store the period's alerts, then send every pending alert through the
+    configured channels (when ``send``). A failing channel is recorded, never raised."""
+    # Imported here: pipeline.notify reads and marks alerts through this module.
+    from pipeline.notify import notify
+
+    found = detect_alerts(con, period)
+    new = save_alerts(con, found)
+    result = notify(con, settings) if send else None
+    return AlertSummary(
+        found, new, result.delivered if result else 0, result.failed if result else 0
+    )
+
+
+def alert_table(alerts: Sequence[Alert]) -> Table:
+    """The alerts as a rich table for the terminal."""
+    table = Table("city", "outlet", "kind", "subject", "now", "before", "p", "examples")
+    for a in alerts:
+        table.add_row(
+            a.city,
+            a.outlet or "",
+            a.kind,
+            a.subject,
+            f"{a.articles}/{a.total} ({a.share:.0%})",
+            f"{a.baseline_articles}/{a.baseline_total} ({a.baseline_share:.0%})",
+            f"{a.p_value:.3g}" if a.p_value is not None else "",
+            str(len(a.evidence)),
+        )
+    return table

@@ -1,0 +1,188 @@
+"""Pseudonyms for private persons, public figures kept, on the real spaCy pipelines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from models.pseudonymise import Pseudonymiser, load_public_figures, pseudonym_label
+
+
+def redact(text: str, lang: str, marks: list[str] = ()) -> tuple[str, list[str]]:  # type: ignore[assignment]
+    """The pseudonymised text and the highlighted words found again at their new offsets."""
+    spans = [(text.index(w), text.index(w) + len(w)) for w in marks]
+    out = Pseudonymiser(lang).redact(text, lang, highlights=spans)
+    return out.text, [out.text[a:b] for a, b in out.highlights]
+
+
+CASES = [
+    (
+        "en",
+        "Mayor John Smith visited the centre. Ahmed Khan, 34, works at the hospital. "
+        '"I feel at home here," said Khan. The council praised the project.',
+        "John Smith",
+        ("Ahmed", "Khan"),
+        "Person A, 34",
+        "said Person A",
+    ),
+    (
+        "fr",
+        "Le maire Pierre Dubois a visité le camp. Mamadou Diallo, 24 ans, dort sous une tente "
+        "depuis l'été. « On a froid la nuit », raconte Diallo.",
+        "Pierre Dubois",
+        ("Mamadou", "Diallo"),
+        "Personne A, 24 ans",
+        "raconte Personne A",
+    ),
+    (
+        "de",
+        "Bürgermeister Daniel Schranz besuchte die Unterkunft. Der 34-jährige Mehmet Aydın lebt "
+        "seit 2015 in Oberhausen. „Wir wollen arbeiten“, sagte Aydın.",
+        "Bürgermeister Daniel Schranz",
+        ("Mehmet", "Aydın"),
+        "Der 34-jährige Person A",
+        "sagte Person A",
+    ),
+    (
+        "it",
+        "Il sindaco Mario Rossi ha visitato il centro. Ahmed Diallo, 28 anni, lavora in un "
+        "ristorante. «Qui mi trovo bene», ha detto Diallo.",
+        "sindaco Mario Rossi",
+        ("Ahmed", "Diallo"),
+        "Persona A, 28 anni",
+        "ha detto Persona A",
+    ),
+    (
+        "pl",
+        "Prezydent miasta Jan Nowak odwiedził ośrodek. Iryna Tkaczuk (34) pracuje w szpitalu. "
+        "– Jestem tu szczęśliwa – powiedziała Tkaczuk. Rozmawialiśmy z Iryną Tkaczuk.",
+        "Prezydent miasta Jan Nowak",
+        ("Iryna", "Tkaczuk", "Iryną"),
+        "Osoba A (34)",
+        "powiedziała Osoba A",
+    ),
+    (
+        "hr",
+        "Gradonačelnik Tomislav Tomašević posjetio je centar. Ahmad Karimi (29) radi u Zagrebu. "
+        '"Ovdje sam sretan", rekao je Karimi.',
+        "Gradonačelnik Tomislav Tomašević",
+        ("Ahmad", "Karimi"),
+        "Osoba A (29)",
+        "rekao je Osoba A",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "kept", "gone", "first", "again"), CASES, ids=[c[0] for c in CASES]
+)
+def test_private_person_replaced_public_figure_kept(
+    lang: str, text: str, kept: str, gone: tuple[str, ...], first: str, again: str
+) -> None:
+    out, _ = redact(text, lang)
+    assert kept in out
+    for word in gone:
+        assert word not in out, (word, out)
+    assert first in out and again in out  # the surname alone gets the full name's pseudonym
+
+
+def test_highlights_stay_on_their_words() -> None:
+    text = (
+        "Nach dem Messerangriff sprach Bürgermeister Daniel Schranz von einer Welle; "
+        "Frau Petra Krause (52) nannte es eine Invasion."
+    )
+    out, found = redact(text, "de", ["Messerangriff", "Welle", "Invasion"])
+    assert found == ["Messerangriff", "Welle", "Invasion"]
+    assert "Frau Person A (52)" in out
+
+
+def test_same_person_same_pseudonym_across_texts_public_once_public_everywhere() -> None:
+    pseudo = Pseudonymiser("de")
+    one = "Der 34-jährige Mehmet Aydın kam 2015. Daniel Schranz (SPD) lobte ihn."
+    two = "Mehmet Aydın arbeitet jetzt als Pfleger, sagte Daniel Schranz am Montag."
+    for text in (one, two):
+        pseudo.learn(text, "de")
+    first, second = pseudo.redact(one, "de").text, pseudo.redact(two, "de").text
+    assert "Person A" in first and "Person A arbeitet" in second
+    assert "sagte Daniel Schranz" in second  # public by the party in the other text
+
+
+def test_public_figures_list_keeps_a_name(tmp_path: Path) -> None:
+    listed = tmp_path / "public.yaml"
+    listed.write_text("names: [Petra Krause]\n", encoding="utf-8")
+    text = "Auch Frau Petra Krause (52) kam zur Versammlung."
+    pseudo = Pseudonymiser("de", load_public_figures(listed))
+    assert pseudo.redact(text, "de").text == text
+    assert "Petra" not in Pseudonymiser("de").redact(text, "de").text
+
+
+def test_pseudonyms_in_the_pack_language() -> None:
+    labels = {lang: pseudonym_label(lang, 0) for lang in ("de", "it", "pl", "hr", "es", "fr", "pt")}
+    assert labels == {
+        "de": "Person A",
+        "it": "Persona A",
+        "pl": "Osoba A",
+        "hr": "Osoba A",
+        "es": "Persona A",
+        "fr": "Personne A",
+        "pt": "Pessoa A",
+    }
+    assert pseudonym_label("en", 27) == "Person B2"
+
+
+WORDS = st.sampled_from(
+    [
+        "sagte",
+        "Frau",
+        "Müller",
+        "Ahmad",
+        "Karimi",
+        "(34)",
+        ",",
+        "Bürgermeister",
+        "Welle",
+        "die",
+        "Stadt",
+        "Anna",
+        "Nowak",
+        "kam",
+        "ruhig",
+        ".",
+        "\n",
+        "Invasion",
+        "Jan",
+    ]
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(WORDS, min_size=1, max_size=30), st.sampled_from(["de", "it", "pl", "hr"]))
+def test_text_outside_names_never_changes(words: list[str], lang: str) -> None:
+    """Lexicon terms ('Welle', 'Invasion') are highlighted and given as no-name spans."""
+    text = " ".join(words)
+    marks = [(i, i + len(w)) for i, w in _positions(text, words) if w in ("Welle", "Invasion")]
+    out = Pseudonymiser(lang).redact(text, lang, highlights=marks, keep=marks)
+    pieces_old, pieces_new = _outside(text, out.replaced), _outside(out.text, out.pseudonyms)
+    assert pieces_old == pieces_new
+    assert [out.text[a:b] for a, b in out.highlights] == [text[a:b] for a, b in marks]
+
+
+def _positions(text: str, words: list[str]) -> list[tuple[int, str]]:
+    """Where each word of a joined text starts."""
+    pos, out = 0, []
+    for w in words:
+        out.append((pos, w))
+        pos += len(w) + 1
+    return out
+
+
+def _outside(text: str, spans: tuple[tuple[int, int], ...]) -> list[str]:
+    """The pieces of a text between the given spans."""
+    pieces, pos = [], 0
+    for a, b in spans:
+        pieces.append(text[pos:a])
+        pos = b
+    return [*pieces, text[pos:]]

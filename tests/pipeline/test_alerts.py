@@ -1,0 +1,276 @@
+"""Alert detection on a small real database built with the store's own writes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from models.labels import load_labels
+from pipeline import alerts, store
+from pipeline.aggregate import Period, iso_week
+from pipeline.records import Alert, Article, Evidence, Framing, Source, TermHit
+
+PERIOD = iso_week("2026-W47")
+CODES = list(load_labels().codes)
+SCRIPT = "<script>alert(1)</script>"
+SOURCES = [
+    Source("kurier", "Stadtkurier", "Oberhausen", "DE", "de"),
+    Source("anzeiger", "Anzeiger", "Oberhausen", "DE", "de"),
+    Source("gazette", "Dublin Gazette", "Dublin", "IE", "en"),
+    Source("vjesnik", "Vjesnik", "Zagreb", "HR", "hr"),
+    Source("progres", "Le Progrès", "Lyon", "FR", "fr"),
+    Source("tribune", "La Tribune", "Lyon", "FR", "fr"),
+]
+METAPHOR = "flüchtlingswelle"
+METAPHOR_SENTENCE = "Der Stadtrat sprach von einer Flüchtlingswelle am Bahnhof."
+PAYLOAD_TITLE = f"Angriff {SCRIPT} am Markt"
+
+
+def at(days_after_start: int) -> datetime:
+    """A time inside the period (0..6) or before it (negative: baseline)."""
+    return PERIOD.start + timedelta(days=days_after_start, hours=9)
+
+
+class Newsroom:
+    """Articles and framings to store; each article is its own story (short distinct texts)."""
+
+    def __init__(self) -> None:
+        self.articles: list[Article] = []
+        self.framings: list[Framing] = []
+
+    def add(
+        self,
+        source: str,
+        day: int,
+        frame: str | None,
+        *,
+        migration: bool = True,
+        metaphor: bool = False,
+        title: str | None = None,
+        model: str = "m1",
+    ) -> None:
+        aid = f"{source}-{len(self.articles):03d}"
+        lead = f"Meldung {aid} über Zuwanderung."
+        body = f"{lead}\n{METAPHOR_SENTENCE} Mehr dazu folgt." if metaphor else lead
+        url = f"https://{source}.example/{aid}"
+        self.articles.append(
+            Article(
+                aid,
+                url,
+                url,
+                url,
+                source,
+                "de",
+                "de",
+                title or f"Titel {aid}",
+                body,
+                "R",
+                at(day),
+                "feed",
+                at(day),
+                f"h-{aid}",
+            )
+        )
+        self.framings.append(_framing(aid, body, frame, migration, metaphor, model))
+
+
+def _framing(
+    aid: str, body: str, frame: str | None, migration: bool, metaphor: bool, model: str
+) -> Framing:
+    lead_end = body.index(".") + 1
+    frames = {c: (0.9 if c == frame else 0.05) for c in CODES} if migration else {}
+    evidence = tuple(Evidence(c, s, 0, lead_end, body[:lead_end]) for c, s in frames.items())
+    terms: tuple[TermHit, ...] = ()
+    if metaphor:
+        start = body.index("Flüchtlingswelle")
+        terms = (TermHit("metaphor", METAPHOR, start, start + 16, "Flüchtlingswelle", "water"),)
+    return Framing(
+        article_id=aid,
+        lang="de",
+        migration=migration,
+        migration_score=0.9 if migration else 0.1,
+        frames=frames,
+        labels=(frame,) if frame else (),
+        group=frame.split("_")[0] if frame else "none",
+        hostile=0.2,
+        evidence=evidence,
+        terms=terms,
+        model_version=model,
+    )
+
+
+def newsroom() -> Newsroom:
+    """Oberhausen: public order and a metaphor rise city-wide. Dublin: stable. Zagreb: too few
+    articles to tell. Lyon: security threats rise in one outlet only, not in the city."""
+    n = Newsroom()
+    n.add("kurier", 1, "threat_public_order", metaphor=True, title=PAYLOAD_TITLE)
+    for i in range(5):
+        n.add(("kurier", "anzeiger")[i % 2], i, "threat_public_order", metaphor=i < 4)
+    n.add("anzeiger", 2, "hero_integration")
+    n.add("kurier", 3, None, migration=False)
+    for i in range(24):
+        frame = "threat_public_order" if i < 2 else "hero_integration"
+        n.add(("kurier", "anzeiger")[i % 2], -1 - 2 * i, frame, metaphor=i == 0)
+    for i in range(6):
+        n.add("gazette", i, "victim_humanitarian" if i < 2 else "hero_contribution")
+    for i in range(30):
+        n.add("gazette", -1 - i, "victim_humanitarian" if i < 10 else "hero_contribution")
+    for i in range(3):
+        n.add("vjesnik", i, "threat_public_order")
+    for i in range(20):
+        n.add("vjesnik", -1 - 2 * i, "hero_integration")
+    for i in range(5):
+        n.add("progres", i, "threat_security")
+    for i in range(10):
+        n.add("progres", -1 - 4 * i, "threat_security" if i == 0 else "hero_integration")
+    for i in range(20):
+        n.add("tribune", i % 7, "threat_security" if i < 10 else "hero_integration")
+    for i in range(40):
+        n.add("tribune", -1 - i, "threat_security" if i < 20 else "hero_integration")
+    return n
+
+
+def build_db(path: Path) -> None:
+    """The newsroom stored through the store, as an ingest run stores it."""
+    con = store.open_store(path)
+    n = newsroom()
+    store.upsert_sources(con, SOURCES)
+    store.insert_articles(con, n.articles, "run1")
+    store.save_framings(con, n.framings)
+    con.close()
+
+
+@pytest.fixture()
+def con(tmp_path: Path) -> duckdb.DuckDBPyConnection:
+    build_db(tmp_path / "alerts.duckdb")
+    return store.open_store(tmp_path / "alerts.duckdb")
+
+
+def keys(found: list[Alert]) -> set[tuple[str, str, str | None, str, str]]:
+    return {(a.scope, a.city, a.source_id, a.kind, a.subject) for a in found}
+
+
+def test_rising_frame_and_metaphor_alert_a_city(con: duckdb.DuckDBPyConnection) -> None:
+    found = alerts.detect_alerts(con, PERIOD)
+    assert ("city", "Oberhausen", None, "frame", "threat_public_order") in keys(found)
+    assert ("city", "Oberhausen", None, "metaphor", METAPHOR) in keys(found)
+    order = next(a for a in found if a.subject == "threat_public_order" and a.scope == "city")
+    assert (order.articles, order.total) == (6, 7)
+    assert (order.baseline_articles, order.baseline_total) == (2, 24)
+    assert order.p_value is not None and order.p_value < 0.05
+    assert order.lang == "de" and order.model_versions == ("m1",)
+    assert "article_frames" in order.query and "m.city = ?" in order.query
+
+
+def test_stable_and_too_few_give_no_alert(con: duckdb.DuckDBPyConnection) -> None:
+    cities = {a.city for a in alerts.detect_alerts(con, PERIOD)}
+    assert "Dublin" not in cities  # 2 of 6 vs 10 of 30: no change
+    assert "Zagreb" not in cities  # 3 of 3 vs 0 of 20, but 3 articles are too few
+
+
+def test_an_outlet_rise_alerts_the_outlet_not_the_city(con: duckdb.DuckDBPyConnection) -> None:
+    lyon = keys([a for a in alerts.detect_alerts(con, PERIOD) if a.city == "Lyon"])
+    assert lyon == {("outlet", "Lyon", "progres", "frame", "threat_security")}
+    alert = next(a for a in alerts.detect_alerts(con, PERIOD) if a.source_id == "progres")
+    assert alert.outlet == "Le Progrès" and alert.lang == "fr"
+    assert {e.outlet for e in alert.evidence} == {"Le Progrès"}
+
+
+def test_evidence_comes_with_every_alert(con: duckdb.DuckDBPyConnection) -> None:
+    found = alerts.detect_alerts(con, PERIOD)
+    order = next(a for a in found if a.subject == "threat_public_order" and a.scope == "city")
+    assert len(order.evidence) == 3
+    assert all(e.url.startswith("https://") and e.sentence for e in order.evidence)
+    dates = [e.published_at for e in order.evidence if e.published_at]
+    assert len(dates) == 3 and all(PERIOD.start <= d < PERIOD.end for d in dates)
+    metaphor = next(a for a in found if a.kind == "metaphor" and a.scope == "city")
+    assert [e.sentence for e in metaphor.evidence] == [METAPHOR_SENTENCE] * 3
+
+
+def test_metaphor_sentence_is_the_sentence_around_the_term() -> None:
+    text = "Erster Absatz.\nEins davor. Die Welle kam. Danach etwas.\nLetzter."
+    start = text.index("Welle")
+    assert alerts.sentence_around(text, "de", start, start + 5) == "Die Welle kam."
+
+
+def test_saving_twice_stores_each_alert_once(con: duckdb.DuckDBPyConnection) -> None:
+    found = alerts.detect_alerts(con, PERIOD)
+    assert alerts.save_alerts(con, found) == len(found) > 0
+    assert alerts.save_alerts(con, alerts.detect_alerts(con, PERIOD)) == 0
+    # A daily run one day later covers an overlapping period: the same rise, not a new one.
+    later = Period(PERIOD.start + timedelta(days=1), PERIOD.end + timedelta(days=1), "later")
+    assert alerts.save_alerts(con, alerts.detect_alerts(con, later)) == 0
+    assert con.execute("SELECT count(*) FROM alerts").fetchall() == [(len(found),)]
+
+
+def test_rerun_keeps_the_delivery_record(con: duckdb.DuckDBPyConnection) -> None:
+    found = alerts.detect_alerts(con, PERIOD)
+    alerts.save_alerts(con, found)
+    alerts.mark_notified(con, [found[0].id], ["email"], None)
+    alerts.save_alerts(con, found)
+    (stored,) = alerts.stored_alerts(con, [found[0].id])
+    assert stored.notified_at is not None and stored.channels == ("email",)
+    assert found[0].id not in {a.id for a in alerts.pending_alerts(con)}
+
+
+def test_stored_alert_reads_back_equal(con: duckdb.DuckDBPyConnection) -> None:
+    found = alerts.detect_alerts(con, PERIOD)
+    alerts.save_alerts(con, found)
+    back = {a.id: a for a in alerts.pending_alerts(con)}
+    for a in found:
+        assert replace(back[a.id], created_at=None) == a
+
+
+def test_a_model_change_between_baseline_and_period_is_shown(tmp_path: Path) -> None:
+    n = Newsroom()
+    for i in range(6):
+        n.add("kurier", i, "threat_public_order", model="m2")
+    for i in range(20):
+        n.add("kurier", -1 - i, "hero_integration")
+    con = store.open_store(tmp_path / "m.duckdb")
+    store.upsert_sources(con, SOURCES[:1])
+    store.insert_articles(con, n.articles, "r")
+    store.save_framings(con, n.framings)
+    (alert,) = alerts.detect_alerts(con, PERIOD)
+    assert alert.model_versions == ("m1", "m2")
+
+
+def test_the_analyst_view_unnests_the_evidence(con: duckdb.DuckDBPyConnection) -> None:
+    found = alerts.detect_alerts(con, PERIOD)
+    alerts.save_alerts(con, found)
+    rows = con.execute("SELECT count(*), count(DISTINCT alert_id) FROM alert_evidence").fetchall()
+    assert rows == [(sum(len(a.evidence) for a in found), len(found))]
+
+
+# --- migration 004 on a database at schema 003 ----------------------------------------------
+
+MIGRATIONS = Path(__file__).parents[2] / "pipeline" / "migrations"
+
+
+def test_migration_004_upgrades_a_database_at_003(tmp_path: Path) -> None:
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
+        " applied_at TIMESTAMP NOT NULL)"
+    )
+    for version, name, sql in store.migrations():
+        if version <= 3:
+            con.execute(sql)
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name])
+    con.execute(
+        "INSERT INTO sources VALUES ('s1', 'Outlet', 'Oberhausen', 'DE', 'de', [], [], true, now())"
+    )
+    con.close()
+    con = store.open_store(path)
+    try:
+        assert store.schema_version(con) >= 4
+        assert con.execute("SELECT count(*) FROM sources").fetchall() == [(1,)]
+        assert con.execute("SELECT count(*) FROM alerts").fetchall() == [(0,)]
+        assert alerts.pending_alerts(con) == []
+    finally:
+        con.close()
