@@ -9,7 +9,7 @@ reader sees "12 %" and "23. Nov. 2026", a Polish one "12%" and "23 lis 2026".
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
@@ -62,3 +62,8 @@ def fmt_date(value: date | datetime, lang: str, style: str = "medium") -> str:
     """A date as the language writes it (style: short, medium, long)."""
     day = value.date() if isinstance(value, datetime) else value
     return str(format_date(day, style, locale=locale(lang)))
+
+
+def fmt_period(start: datetime, end: datetime, lang: str) -> str:
+    """A half-open period [start, end) as its first and last day, e.g. '16.11.2026 – 22.11.2026'."""
+    return f"{fmt_date(start, lang)} – {fmt_date(end - timedelta(days=1), lang)}"

@@ -3,7 +3,7 @@
 The HTML page carries its CSS inline and a Content-Security-Policy that allows no script and
 no request, so it opens offline, prints cleanly and can be mailed. Scraped text (titles,
 outlets, excerpts, URLs) reaches it only through Jinja2's autoescaping; the Markdown twin
-escapes it with the weekly report's ``_md_escape`` and ``md_url``.
+escapes it with ``dashboards.render.md_escape`` and ``md_url``.
 """
 
 from __future__ import annotations
@@ -11,30 +11,16 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader
-
-from dashboards.report import _md_escape, md_url
+from dashboards.render import environment
 from pipeline.pack import Pack
-
-
-def _env(fmt: str) -> Environment:
-    """Jinja2 environment: HTML autoescaping, or Markdown with scraped text made inert."""
-    html = fmt == "html"
-    env = Environment(
-        loader=PackageLoader("dashboards", "templates"),
-        autoescape=html,
-        finalize=None if html else _md_escape,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["md_url"] = md_url
-    return env
 
 
 def render_pack(pack: Pack, fmt: str) -> str:
     """Render a pack as 'html' or 'md'."""
     name = "pack.html" if fmt == "html" else "pack.md.j2"
-    return _env(fmt).get_template(name).render(p=pack, t=pack.t)
+    return (
+        environment("html" if fmt == "html" else "md").get_template(name).render(p=pack, t=pack.t)
+    )
 
 
 def pack_name(pack: Pack) -> str:

@@ -8,20 +8,17 @@ autoescaping.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import quote
 
 import altair as alt
 import duckdb
 import vl_convert as vlc
-from jinja2 import Environment, PackageLoader
-from markupsafe import Markup
 
-from dashboards.i18n import fmt_date, fmt_pct, translator
+from dashboards.i18n import fmt_pct, fmt_period, translator
 from dashboards.pdf import write_pdf
+from dashboards.render import environment
 from models.labels import LabelSet, load_labels
 from pipeline import aggregate, breakdown
 from pipeline.aggregate import Example, FrameTrend, Period, Scope, examples
@@ -29,8 +26,6 @@ from pipeline.breakdown import Driver, Voice
 from pipeline.counter import Suggestion, entries_for, load_bank
 from pipeline.health import source_health
 from pipeline.records import SourceHealth
-
-GOOD_PRACTICE = ("hero_contribution", "hero_integration")
 
 
 @dataclass(frozen=True)
@@ -104,11 +99,6 @@ class Query:
     baseline_params: str  # for the baseline weeks before it
 
 
-def pct(value: float, lang: str = "en") -> str:
-    """A share as a whole percentage, written the language's way."""
-    return fmt_pct(value, lang)
-
-
 def build_report(
     con: duckdb.DuckDBPyConnection,
     period: Period,
@@ -153,15 +143,9 @@ def build_report(
         outlets_healthy=sum(1 for h in health if h.status == "ok"),
         model_versions=_models(con),
         demo=_is_demo(con),
-        period_text=_period_text(period, lang),
+        period_text=fmt_period(period.start, period.end, lang),
         sql=_queries(period, city),
     )
-
-
-def _period_text(period: Period, lang: str) -> str:
-    """The period's first and last day, as the language writes dates."""
-    last = period.end - timedelta(days=1)
-    return f"{fmt_date(period.start, lang)} – {fmt_date(last, lang)}"
 
 
 @dataclass(frozen=True)
@@ -175,17 +159,13 @@ class Totals:
 
 
 def _totals(con: duckdb.DuckDBPyConnection, period: Period, scope: Scope, lang: str) -> Totals:
-    """Article counts and migration share now and in the baseline."""
-    base = period.shifted(aggregate.BASELINE_PERIODS)
-    total = aggregate.all_count(con, period.start, period.end, scope)
-    mig = aggregate.migration_count(con, period.start, period.end, scope)
-    base_total = aggregate.all_count(con, base.start, period.start, scope)
-    base_mig = aggregate.migration_count(con, base.start, period.start, scope)
+    """Article counts and migration shares, the shares written the language's way."""
+    n = aggregate.totals(con, period, scope)
     return Totals(
-        total,
-        mig,
-        pct(mig / total, lang) if total else "–",
-        pct(base_mig / base_total, lang) if base_total else "–",
+        n.articles,
+        n.migration,
+        "–" if n.share is None else fmt_pct(n.share, lang),
+        "–" if n.baseline_share is None else fmt_pct(n.baseline_share, lang),
     )
 
 
@@ -199,8 +179,8 @@ def _headlines(
         return [
             t["headline_rising"].format(
                 frame=names[tr.frame],
-                before=pct(tr.baseline_share, lang),
-                now=pct(tr.share, lang),
+                before=fmt_pct(tr.baseline_share, lang),
+                now=fmt_pct(tr.share, lang),
                 n=tr.articles,
             )
             for tr in rising
@@ -216,8 +196,8 @@ def _headlines(
         lines.append(
             t["headline_too_few"].format(
                 frame=names[top.frame],
-                now=pct(top.share, lang),
-                before=pct(top.baseline_share, lang),
+                now=fmt_pct(top.share, lang),
+                before=fmt_pct(top.baseline_share, lang),
                 n=top.articles,
             )
         )
@@ -268,17 +248,21 @@ def _good_practice(
     con: duckdb.DuckDBPyConnection, period: Period, city: str | None
 ) -> list[Example]:
     """The best hero-framed articles: what to share and praise."""
-    found = [e for f in GOOD_PRACTICE for e in examples(con, period, f, Scope(city=city), 2)]
+    found = [
+        e for f in aggregate.GOOD_PRACTICE for e in examples(con, period, f, Scope(city=city), 2)
+    ]
     unique = {e.url: e for e in found}
     return sorted(unique.values(), key=lambda e: -e.score)[: aggregate.EXAMPLES_PER_FRAME]
 
 
+# Articles, not hits: a term repeated in one article counts once, and a story counts once per
+# outlet (counted), as in the frame figures and the metaphor alerts.
 TERMS_SQL = """
-SELECT t.kind, t.term, count(*) AS n, any_value(t.alternatives), any_value(t.category)
-FROM article_terms t JOIN articles a ON a.id = t.article_id
-JOIN sources s ON s.id = a.source_id
-WHERE t.kind IN ('metaphor', 'loaded_term') AND a.is_migration
-  AND a.published_at >= ? AND a.published_at < ? AND (? IS NULL OR s.city = ?)
+SELECT t.kind, t.term, count(DISTINCT m.id) AS n, any_value(t.alternatives),
+       any_value(t.category)
+FROM article_terms t JOIN migration_articles m ON m.id = t.article_id
+WHERE t.kind IN ('metaphor', 'loaded_term') AND m.counted
+  AND m.published_at >= ? AND m.published_at < ? AND (? IS NULL OR m.city = ?)
 GROUP BY t.kind, t.term ORDER BY n DESC, t.term LIMIT 30
 """
 
@@ -373,16 +357,23 @@ def _queries(period: Period, city: str | None) -> list[Query]:
     base = period.shifted(aggregate.BASELINE_PERIODS)
     cond, _ = Scope(city=city).where()
     scoped = [repr(city)] if city else []
+    city_twice = [repr(city) if city else "NULL"] * 2
     found = [  # anchor, heading key, SQL, (parameters before the dates, after the dates)
         ("totals", "key_figures", aggregate.MIGRATION_COUNT_SQL, [], scoped),
         ("frames", "frames_heading", aggregate.FRAME_COUNTS_SQL, [], scoped),
         ("chart", "chart_title", aggregate.GROUP_COUNTS_SQL, [], scoped),
-        ("examples", "examples_heading", aggregate.EXAMPLES_SQL, ["'<frame>'"], [*scoped, "3"]),
+        (
+            "examples",
+            "examples_heading",
+            aggregate.EXAMPLES_SQL,
+            ["'<frame>'"],
+            [*scoped, str(aggregate.EXAMPLES_PER_FRAME)],
+        ),
         ("drivers", "drivers_heading", breakdown.OUTLET_FRAME_SQL, ["'<frame>'"], scoped),
         ("voices", "voices_heading", breakdown.VOICES_SQL, [], scoped),
-        ("terms", "terms_heading", TERMS_SQL, [], [repr(city)] * 2),
-        ("outlets", "outlets_heading", OUTLETS_SQL, [], [repr(city)] * 2),
-        ("problems", "problems_heading", PROBLEMS_SQL, [], [repr(city)] * 2),
+        ("terms", "terms_heading", TERMS_SQL, [], city_twice),
+        ("outlets", "outlets_heading", OUTLETS_SQL, [], city_twice),
+        ("problems", "problems_heading", PROBLEMS_SQL, [], city_twice),
     ]
     return [
         Query(
@@ -401,58 +392,14 @@ def _params(head: list[str], start: datetime, end: datetime, tail: list[str]) ->
     return "[" + ", ".join([*head, f"'{start:%Y-%m-%d}'", f"'{end:%Y-%m-%d}'", *tail]) + "]"
 
 
-MD_SPECIAL = re.compile(r"([\\`*_\[\]()#|!])")
-
-
-def _md_escape(value: object) -> object:
-    """Make scraped text inert in Markdown: no HTML, no links, no line structure.
-
-    Renderers pass inline HTML through and turn [text](url) into links, and a newline can
-    start a heading or leave a quote, so HTML characters are escaped as entities, Markdown
-    punctuation with a backslash and line breaks become spaces. Values the template marks
-    as Markup (URLs, see ``md_url``) are left as they are.
-    """
-    if isinstance(value, Markup) or not isinstance(value, str):
-        return value
-    text = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return MD_SPECIAL.sub(r"\\\1", re.sub(r"\s*\n\s*", " ", text))
-
-
-def md_url(url: str) -> Markup:
-    """A URL for a Markdown autolink <...>: characters that would end it are percent-encoded."""
-    return Markup(quote(url, safe=":/?#[]@!$&'()*+,;=%~-._"))
-
-
-def _env(fmt: str) -> Environment:
-    """Jinja2 environment: HTML autoescaping, or Markdown with HTML characters escaped."""
-    html = fmt == "html"
-    env = Environment(
-        loader=PackageLoader("dashboards", "templates"),
-        autoescape=html,
-        finalize=None if html else _md_escape,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["pct"] = pct
-    env.filters["md_url"] = md_url
-    env.filters["md_code"] = Markup  # our own SQL, shown verbatim in a code block
-    env.filters["day"] = fmt_date
-    env.filters["as_of"] = as_of
-    return env
-
-
-def as_of(value: str, lang: str) -> str:
-    """A fact's reference date in the language's format; a period like '2023' stays as is."""
-    try:
-        return fmt_date(date.fromisoformat(value), lang)
-    except ValueError:
-        return value
-
-
 def render(report: Report, fmt: str) -> str:
     """Render the report as 'html' or 'md'."""
     name = "report.html" if fmt == "html" else "report.md.j2"
-    return _env(fmt).get_template(name).render(r=report, t=report.t)
+    return (
+        environment("html" if fmt == "html" else "md")
+        .get_template(name)
+        .render(r=report, t=report.t)
+    )
 
 
 def write_report(report: Report, out: Path, browser: Path | None = None) -> list[Path]:

@@ -15,6 +15,9 @@ import duckdb
 from scipy.stats import fisher_exact
 
 BASELINE_PERIODS = 8
+# Frames that show migrants as contributors and neighbours: the good practice that reports,
+# packs and the dashboard put beside the threat frames.
+GOOD_PRACTICE = ("hero_contribution", "hero_integration")
 MIN_ARTICLES = 5  # fewer migration articles than this in a period: "too few to tell"
 SIGNIFICANCE = 0.05
 
@@ -348,3 +351,34 @@ CITY_LANGUAGES_SQL = "SELECT city, mode(lang) FROM sources GROUP BY city ORDER B
 def city_languages(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """Each city and the language most of its outlets publish in: a city's report language."""
     return {str(city): str(lang) for city, lang in con.execute(CITY_LANGUAGES_SQL).fetchall()}
+
+
+@dataclass(frozen=True)
+class Totals:
+    """All articles and migration articles of a period and of its baseline."""
+
+    articles: int
+    migration: int
+    baseline_articles: int
+    baseline_migration: int
+
+    @property
+    def share(self) -> float | None:
+        """Migration share of the period (None without articles)."""
+        return self.migration / self.articles if self.articles else None
+
+    @property
+    def baseline_share(self) -> float | None:
+        """Migration share of the baseline (None without articles)."""
+        return self.baseline_migration / self.baseline_articles if self.baseline_articles else None
+
+
+def totals(con: duckdb.DuckDBPyConnection, period: Period, scope: Scope = Scope()) -> Totals:
+    """Article counts of the period and of the BASELINE_PERIODS before it."""
+    base = period.shifted(BASELINE_PERIODS)
+    return Totals(
+        all_count(con, period.start, period.end, scope),
+        migration_count(con, period.start, period.end, scope),
+        all_count(con, base.start, period.start, scope),
+        migration_count(con, base.start, period.start, scope),
+    )

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from pipeline.records import (
     Framing,
     Source,
 )
-from pipeline.timeutil import as_utc, naive_utc
+from pipeline.timeutil import as_utc, naive_utc, utc_now
 from pipeline.urls import url_key
 
 log = logging.getLogger(__name__)
@@ -143,9 +143,7 @@ def open_readonly(path: Path) -> duckdb.DuckDBPyConnection:
         ) from exc
 
 
-def _now() -> datetime:
-    """Naive UTC now: DuckDB TIMESTAMP columns hold UTC without a zone."""
-    return datetime.now(UTC).replace(tzinfo=None)
+_now = utc_now  # naive UTC: DuckDB TIMESTAMP columns hold UTC without a zone
 
 
 def _write(con: duckdb.DuckDBPyConnection, sql: str, rows: list[dict[str, Any]] | pa.Table) -> None:
@@ -164,14 +162,20 @@ def _write(con: duckdb.DuckDBPyConnection, sql: str, rows: list[dict[str, Any]] 
             con.unregister("batch")
 
 
-def add_annotations(con: duckdb.DuckDBPyConnection, notes: Sequence[Annotation]) -> int:
-    """Insert or replace reviewers' corrections (the id decides); return how many."""
+def add_annotations(
+    con: duckdb.DuckDBPyConnection, notes: Sequence[Annotation], at: datetime | None = None
+) -> int:
+    """Insert or replace reviewers' corrections (the id decides); return how many.
+
+    ``at`` is when the judgement was made (naive UTC); default now. A review that waited in
+    the dashboard's spool keeps the time the reviewer gave it.
+    """
     rows = [
         {
             **asdict(a),
             "frame_group": a.group,
             "labels": None if a.labels is None else list(a.labels),
-            "created_at": _now(),
+            "created_at": at or _now(),
         }
         for a in notes
     ]

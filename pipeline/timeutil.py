@@ -26,3 +26,8 @@ def naive_utc(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is None:
         return value
     return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def utc_now() -> datetime:
+    """Naive UTC now, as TIMESTAMP columns store it."""
+    return datetime.now(UTC).replace(tzinfo=None)

@@ -82,3 +82,13 @@ def netloc_of(url: str) -> str:
         return ""
     port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
     return f"{parts.hostname}:{port}"
+
+
+def is_web_url(url: str | None) -> bool:
+    """Whether a URL may become a link in a page or message: http(s), no spaces or controls.
+
+    Scraped URLs are untrusted: ``javascript:`` or ``data:`` must never reach an href.
+    """
+    if not url or not url.lower().startswith(("http://", "https://")):
+        return False
+    return not any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url)
