@@ -16,12 +16,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import yaml
 
 from models.labels import load_labels
 from pipeline.language import SUPPORTED
+from pipeline.urls import is_web_url
 
 BANK_FILE = Path(__file__).with_name("counter_bank.yaml")
 GENERAL = "general"
@@ -255,7 +255,7 @@ def _source(path: Path, where: str, raw: Any) -> Citation:
     if not isinstance(year, int) or isinstance(year, bool) or not 1900 <= year <= 2100:
         raise CounterBankError(f"{path}: {where}.year: must be a year such as 2020, got {year!r}")
     url = str(raw["url"]).strip()
-    if not _is_web_url(url):
+    if not is_web_url(url):
         raise CounterBankError(f"{path}: {where}.url: must be an http(s) link, got {url!r}")
     authors = str(raw["authors"]).strip() if _filled(raw.get("authors")) else None
     return Citation(str(raw["title"]).strip(), str(raw["publisher"]).strip(), year, url, authors)
@@ -283,9 +283,3 @@ def _refuse_unknown(path: Path, where: str, raw: dict[str, Any], known: Iterable
 def _filled(value: Any) -> bool:
     """A non-blank string (a year or number does not count as text)."""
     return isinstance(value, str) and bool(value.strip())
-
-
-def _is_web_url(url: str) -> bool:
-    """An absolute http(s) URL with a host: the only links the report may print."""
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)

@@ -89,6 +89,7 @@ def is_web_url(url: str | None) -> bool:
 
     Scraped URLs are untrusted: ``javascript:`` or ``data:`` must never reach an href.
     """
-    if not url or not url.lower().startswith(("http://", "https://")):
+    if not url or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
         return False
-    return not any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url)
+    parts = urlsplit(url)
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
