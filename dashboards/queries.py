@@ -1,6 +1,6 @@
 """What the dashboard reads from the database: named SQL and small typed functions.
 
-Trend figures, the group chart's series, examples and source health come from
+Key figures, trend figures, the group chart's series, examples and source health come from
 ``pipeline.aggregate`` and ``pipeline.health`` (the report's numbers, so the dashboard and
 the weekly report never disagree); this module adds only what a browsing reader needs on
 top: the filter choices, the filtered article list and one article with everything the
@@ -15,8 +15,8 @@ from typing import Any
 
 import duckdb
 
-from pipeline import aggregate
 from pipeline.aggregate import Period, Scope
+from pipeline.annotations import EVIDENCE_SQL
 
 PAGE_SIZE = 25
 
@@ -76,31 +76,6 @@ def latest_day(con: duckdb.DuckDBPyConnection) -> date | None:
     row = con.execute(LATEST_SQL).fetchall()
     value = row[0][0] if row else None
     return value.date() if isinstance(value, datetime) else None
-
-
-@dataclass(frozen=True)
-class KeyFigures:
-    """Article counts of the period and the migration share now and in the baseline."""
-
-    articles: int
-    migration: int
-    share: float | None
-    baseline_share: float | None
-
-
-def key_figures(con: duckdb.DuckDBPyConnection, period: Period, scope: Scope) -> KeyFigures:
-    """The overview's headline numbers, from aggregate's counts (the report's numbers)."""
-    base = period.shifted(aggregate.BASELINE_PERIODS)
-    total = aggregate.all_count(con, period.start, period.end, scope)
-    mig = aggregate.migration_count(con, period.start, period.end, scope)
-    base_total = aggregate.all_count(con, base.start, period.start, scope)
-    base_mig = aggregate.migration_count(con, base.start, period.start, scope)
-    return KeyFigures(
-        total,
-        mig,
-        mig / total if total else None,
-        base_mig / base_total if base_total else None,
-    )
 
 
 @dataclass(frozen=True)
@@ -240,25 +215,17 @@ class EvidenceSentence:
     cues: tuple[Cue, ...]
 
 
-# Only the evidence of assigned frames: every label has a best sentence, and highlighting
-# the best sentence of a label scored 0.02 would mark most of the text.
-EVIDENCE_SQL = """
-SELECT e.frame, e.rank, e.score, e.sentence, e.start_char, e.end_char, e.cues
-FROM article_evidence e
-JOIN article_frames f ON f.article_id = e.article_id AND f.frame = e.frame AND f.assigned
-WHERE e.article_id = ? ORDER BY e.start_char, e.frame, e.rank
-"""
-
-
 def evidence(con: duckdb.DuckDBPyConnection, article_id: str) -> list[EvidenceSentence]:
     """The evidence sentences of the article's assigned frames, in text order."""
-    rows = con.execute(EVIDENCE_SQL, [article_id]).fetchall()
+    rows = con.execute(EVIDENCE_SQL, [article_id, []]).fetchall()  # assigned frames only
     return [
         EvidenceSentence(str(f), int(r), float(s), str(t), int(a), int(b), _cues(cues))
         for f, r, s, t, a, b, cues in rows
     ]
 
 
+# Reading cue structs and term rows is also done by pipeline/pack.py (its own records, for
+# the training packs); the two are kept apart for now because pack.py is edited by others.
 def _cues(values: list[dict[str, Any]] | None) -> tuple[Cue, ...]:
     """DuckDB's list of cue structs as Cues."""
     return tuple(

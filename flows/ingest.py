@@ -25,8 +25,9 @@ collect_task = task(name="collect", retries=1, retry_delay_seconds=5, cache_poli
     ingest.collect
 )
 classify_task = task(name="classify", cache_policy=NO_CACHE)(ingest.classify_pending)
-# Alerts for the last seven days; sent when a channel is configured (failures are recorded).
-alerts_task = task(name="alerts", cache_policy=NO_CACHE)(alerts.run_alerts)
+# Alerts for the last seven days, after the run is finished: run_alerts_safely never raises
+# (errors are logged and noted on the run), so alerts cannot fail a good ingest run.
+alerts_task = task(name="alerts", cache_policy=NO_CACHE)(alerts.run_alerts_safely)
 
 
 @flow(name="framewatch-ingest", log_prints=False, validate_parameters=False)
@@ -50,8 +51,6 @@ def ingest_flow(
         pending = store.count_pending(con, classifier.version)
         with progress.step("classify", total=pending) as tick, clock("classify"):
             classified = classify_task(con, classifier, tick)
-        with clock("alerts"):
-            alerts_task(con, settings, last_days())
         summary = ingest.RunSummary(
             run_id,
             got.pages_fetched,
@@ -61,9 +60,13 @@ def ingest_flow(
             clock.seconds,
         )
         ingest.finish(con, summary, classifier.version)
-        return summary
     except BaseException:
         store.finish_run(con, run_id, "failed")
+        con.close()
         raise
+    try:
+        with clock("alerts"):
+            alerts_task(con, settings, last_days(), run_id)
     finally:
         con.close()
+    return summary

@@ -6,41 +6,54 @@ replaced by a stable pseudonym in the pack's language ("Person A", "Persona A", 
 the mayor, the councillor and the police spokesperson keep theirs, since what they say in
 office is the point of the exercise.
 
-How names are found (one article at a time, title and text together, so that a surname alone
-in the excerpt is known from the full name in the first paragraph):
+How names are found (title and text of an article together, so that a surname alone in the
+excerpt is known from the full name in the first paragraph):
 
 1. Candidate names are runs of up to ``MAX_NAME_TOKENS`` capitalised words (spaCy ``Matcher``)
    that are no stop word, title, role or category word of ``models/voice/<lang>.yaml``, no
    listed place and no month. In German, which capitalises every noun, a word that the lookup
-   lemmatizer inflects ('Rotes' -> 'rot') is no name either.
+   lemmatizer inflects ('Rotes' -> 'rot') is no name either, nor the noun after an article or
+   possessive ('sein Sohn Tim Schranz': only 'Tim Schranz' is replaced). A first name with an
+   initial ('Mehmet A.') is a name. Words in capitals ('AYDIN') and social-media handles
+   ('@ahmedkhan') are candidates too.
 2. A run is a person's name when something says so: the named-entity model where one exists
    offline (en, fr: PERSON/PER entities), an honorific before it ('Frau', 'pani'), a speech
    verb or source marker next to it ('sagte Müller', 'según García', from the voice files), an
-   age ('(34)', 'der 34-jährige', ', 34 anni'), a public role next to it, or, in the
-   languages without a model, two or more name words together ('Mehmet Aydın'). Wrong guesses
-   lean towards pseudonymising: a club name taken for a person costs less than a neighbour
-   named in a slide.
+   age ('(34)', 'der 34-jährige', ', 34 anni'), a public role next to it, an initial after it,
+   or, in the languages without a model, two or more name words together ('Mehmet Aydın').
+   Wrong guesses lean towards pseudonymising: a club name taken for a person costs less than
+   a neighbour named in a slide.
 3. A name is public when a role word of ``models/lexicons/persons/public_roles.yaml`` or of the
    voice files' ``official``/``police`` categories stands right before it or after a comma
    ('Bürgermeister Daniel Schranz', 'Daniel Schranz, Oberbürgermeister'), when a party
-   follows it in brackets ('Schranz (SPD)'), or when the city lists it (public figures file).
-4. Mentions are grouped into persons: a full name joins an earlier one with the same surname
-   and first name; a single word joins the person of the same article whose first or last
-   name it is (inflected forms in pl and hr by a shared prefix, as ``models.voice`` does), so
-   'sagte Aydın' gets Mehmet Aydın's pseudonym. A person named in office once is public in the
-   whole pack.
+   follows it in brackets ('Schranz (SPD)'), or when the city lists its full name (public
+   figures file; a listed name never makes a one-word mention public).
+4. Persons: a full name joins a person of the pack with the same first and last name (never a
+   person known by a surname alone: that may be anyone). A single word with a cue and no full
+   name of the same text is a person of its own. ``learn`` sees every text of the pack first;
+   ``redact`` then resolves every single capitalised word (a sentence's first word, a word in
+   capitals, inflected forms: 'Aydıns', 'Kowalskiemu' by a shared prefix as ``models.voice``
+   does) against the persons of the same text, and failing that against every private person
+   of the pack. When a private and a public person of the text share the word, the word is
+   pseudonymised: it is ambiguous, and doubt counts for privacy.
+5. A handle ('@ahmedkhan') that contains a private person's name becomes the pseudonym; one
+   that contains only a public figure's name stays; any other becomes ``hidden_handle``
+   ('@…'), since an account name is a name.
 
-The text outside the replaced names is never changed; offsets given with the text (the
-highlighted framing words) are moved to where the same words stand afterwards.
+The text outside the replaced names is never changed (a first and last name replaced by one
+pseudonym count as one name); offsets given with the text (the highlighted framing words) are
+moved to where the same words stand afterwards. ``fold`` gives names the form they take in
+URLs and capitals, so that ``pipeline.pack`` can tell a link that spells a hidden name.
 """
 
 from __future__ import annotations
 
 import re
 import string
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -48,17 +61,22 @@ import spacy
 import yaml
 from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
+from spacy.pipeline import Lemmatizer
 from spacy.tokens import Doc, Span, Token
 from spacy.util import filter_spans
 
 from models.nlp import REAL_PIPELINES, get_nlp, parse, stop_words
-from models.voice import MAX_ENDING, MIN_PREFIX, VoiceFinder, _shared_prefix, get_voice
+from models.voice import MAX_ENDING, MIN_PREFIX, VoiceFinder, get_voice, shared_prefix
 
 PERSONS_DIR = Path(__file__).parent / "lexicons" / "persons"
 NER_LABELS = frozenset({"PERSON", "PER"})
 MAX_NAME_TOKENS = 4
 LETTERS = re.compile(r"^[^\W\d_]+(?:['’-][^\W\d_]+)*$")  # 'Aydın', "O'Neill", 'Jean-Pierre'
 WINDOW_CHARS = 40  # characters before or after a name searched for an age
+INITIAL = re.compile(r"^[^\W\d_]\.$")  # 'A.' in 'Mehmet A.', how the press names suspects
+HANDLE = re.compile(r"(?<![\w@])@\w[\w.]*\w")  # '@ahmedkhan', '@ahmed.khan'
+FILLER_POS = frozenset({"DET", "ADJ", "PUNCT"})  # what may stand between a role and a name
+MIN_INSIDE = 4  # a name word this long is looked for inside handles and URL words
 Offsets = tuple[int, int]
 
 
@@ -77,6 +95,7 @@ class NameRules:
     role_words: tuple[str, ...]
     role_stems: tuple[str, ...]
     max_gap: int
+    hidden_handle: str
 
 
 def _yaml(name: str) -> dict[str, Any]:
@@ -113,6 +132,7 @@ def load_rules(lang: str) -> NameRules:
         role_words=_lower(role.get("words") or ()) + tuple(w for c in reused for w in c.words),
         role_stems=_lower(role.get("stems") or ()) + tuple(s for c in reused for s in c.stems),
         max_gap=int(roles["max_gap"]),
+        hidden_handle=str(names["hidden_handle"]),
     )
 
 
@@ -120,6 +140,27 @@ def pseudonym_label(lang: str, n: int) -> str:
     """The n-th pseudonym (from 0) in a language: 'Person A' … 'Person Z', 'Person A2' …"""
     letter = string.ascii_uppercase[n % 26] + (str(n // 26 + 1) if n >= 26 else "")
     return load_rules(lang).pseudonym.format(letter=letter)
+
+
+@lru_cache(maxsize=65536)
+def fold(word: str) -> str:
+    """A word in lower case without accents ('Aydın', 'AYDIN' -> 'aydin'): the form a name
+    takes in URL slugs, handles and capitals, so that all of them are compared alike."""
+    low = word.lower().translate(_fold_table())
+    return "".join(c for c in unicodedata.normalize("NFKD", low) if not unicodedata.combining(c))
+
+
+def slug_forms(word: str) -> set[str]:
+    """The ways a URL slug writes a name word: folded ('müller' -> 'muller') and
+    transliterated first ('mueller', ``slug_letters`` of ``names.yaml``)."""
+    table = str.maketrans(dict(_yaml("names.yaml")["slug_letters"]))
+    return {fold(word), fold(word.lower().translate(table))}
+
+
+@cache
+def _fold_table() -> dict[int, str]:
+    """Letters without a Unicode decomposition and their plain form (``names.yaml``)."""
+    return str.maketrans(dict(_yaml("names.yaml")["fold_letters"]))
 
 
 def load_public_figures(path: Path | None) -> tuple[str, ...]:
@@ -143,6 +184,15 @@ class Mention:
     words: tuple[str, ...]
     person: bool  # something says it is a person's name (not only a capitalised word)
     public: bool  # a public role or party stands next to it
+    parts: tuple[Offsets, ...] = ()  # each word's characters: a run that is no name is split
+    handle: bool = False  # '@ahmedkhan': words holds the folded handle without '@'
+
+    def split(self) -> list[Mention]:
+        """The words of the run, each a one-word candidate without a cue of its own."""
+        return [
+            Mention(a, b, (w,), False, False, ((a, b),))
+            for (a, b), w in zip(self.parts, self.words, strict=True)
+        ]
 
 
 class NameFinder:
@@ -161,6 +211,9 @@ class NameFinder:
             "LOWER": {"NOT_IN": sorted(self.excluded)},
         }
         self.runs.add("NAME", [[{**word, "OP": f"{{1,{MAX_NAME_TOKENS}}}"}]], greedy="LONGEST")
+        initial = {"TEXT": {"REGEX": INITIAL.pattern}, "IS_TITLE": True}
+        self.initials = Matcher(self.nlp.vocab)
+        self.initials.add("INITIAL", [[{**word, "OP": "{1,2}"}, initial]], greedy="LONGEST")
         self.roles = PhraseMatcher(self.nlp.vocab, attr="LOWER")
         self.roles.add("ROLE", [self.nlp.make_doc(w) for w in self.rules.role_words])
 
@@ -176,14 +229,31 @@ class NameFinder:
         )
 
     def find(self, text: str) -> list[Mention]:
-        """Every name-like run of a text with what its surroundings say about it."""
+        """Every name-like run, word in capitals and handle of a text, in text order, with
+        what its surroundings say about it."""
         parsed = parse(text, self.lang)
         ner = self._entities([doc.text for _, doc in parsed])
         mid = _mid_sentence_words(parsed)
         out: list[Mention] = []
         for (offset, doc), ents in zip(parsed, ner, strict=True):
-            out += [self._mention(doc, span, offset, ents) for span in self._spans(doc, mid, ents)]
-        return out
+            spans = self._spans(doc, ents)
+            out += [self._mention(doc, span, offset, ents, mid) for span in spans]
+            out += self._capitals(doc, offset, spans)
+        return _without_handles(sorted(out, key=lambda m: m.start), handles(text))
+
+    def _capitals(self, doc: Doc, offset: int, spans: list[Span]) -> list[Mention]:
+        """Words in capitals outside the name runs ('AYDIN'): candidates without a cue, so
+        that they are replaced only where they spell a known person's name."""
+        taken = {t.i for span in spans for t in span}
+        return [
+            _word_mention(offset + t.idx, t.text)
+            for t in doc
+            if t.i not in taken
+            and t.is_upper
+            and len(t.text) > 1
+            and LETTERS.match(t.text)
+            and t.lower_ not in self.excluded
+        ]
 
     def _entities(self, paragraphs: list[str]) -> list[list[tuple[int, int, bool]]]:
         """Entities of each paragraph as (start, end, is_person); none without a model."""
@@ -194,39 +264,35 @@ class NameFinder:
             for doc in ner_pipeline(self.lang).pipe(paragraphs)
         ]
 
-    def _spans(
-        self, doc: Doc, mid: frozenset[str], ents: list[tuple[int, int, bool]]
-    ) -> list[Span]:
-        """Name runs of a paragraph: the Matcher's runs and the model's PERSON entities,
-        trimmed of words that cannot be part of a name, without other entities (a place)."""
-        found = [self._trim(doc[s:e], mid) for _, s, e in self.runs(doc)]
+    def _spans(self, doc: Doc, ents: list[tuple[int, int, bool]]) -> list[Span]:
+        """Name runs of a paragraph: the Matcher's runs, names with an initial and the model's
+        PERSON entities, trimmed of words that cannot be part of a name."""
+        found = [self._trim(doc[s:e]) for _, s, e in self.runs(doc)]
+        found += [self._trim(doc[s : e - 1], initial=True) for _, s, e in self.initials(doc)]
         for start, end, is_person in ents:
             span = doc.char_span(start, end, alignment_mode="expand")
             if is_person and span is not None:
-                found.append(self._trim(span, mid, model=True))
-        other = [(s, e) for s, e, p in ents if not p]
-        return [
-            s
-            for s in filter_spans([s for s in found if s is not None])
-            if not any(a <= s.start_char and s.end_char <= b for a, b in other)
-        ]
+                found.append(self._trim(span, model=True))
+        return list(filter_spans([s for s in found if s is not None]))
 
-    def _trim(self, span: Span, mid: frozenset[str], model: bool = False) -> Span | None:
-        """The name words of a span: no titles or role words at its edges; a lone word opening
-        a sentence only if the text also capitalises it mid-sentence ('Gestern' is no name)."""
+    def _trim(self, span: Span, model: bool = False, initial: bool = False) -> Span | None:
+        """The name words of a span: no titles or role words at its edges. ``initial``: the
+        span's name words are followed by an initial ('Mehmet A.'), which joins them."""
         start, end = span.start, span.end
         while start < end and not self._name_word(span.doc[start]):
             start += 1
         while end > start and not self._name_word(span.doc[end - 1]):
             end -= 1
-        # German: 'die Pflegerin Amal Haddad' - the word after an article is the noun.
+        # German: 'die Pflegerin Amal Haddad', 'sein Sohn Tim Schranz' - the word after an
+        # article or a possessive is the noun.
         german = self.voice.file.capitalised_nouns and not model and end - start >= 2
         if german and start > 0 and span.doc[start - 1].lower_ in self.rules.not_before:
             start += 1
-        lone = end - start == 1 and span.doc[start].is_sent_start
-        if end <= start or (lone and not model and span.doc[start].lower_ not in mid):
+        elif german and self._inflected_opener(span.doc[start]):
+            start += 1  # 'Gefährliche Flüchtlingswelle, sagte …': an adjective opens it
+        if end <= start or (initial and end != span.end):
             return None
-        return span.doc[start:end]
+        return span.doc[start : end + (1 if initial else 0)]
 
     def _name_word(self, tok: Token) -> bool:
         """Whether a token can be (part of) a name."""
@@ -239,25 +305,45 @@ class NameFinder:
         lemma = tok.lemma_
         return not (self.voice.file.capitalised_nouns and lemma != tok.text and lemma[:1].islower())
 
+    def _inflected_opener(self, tok: Token) -> bool:
+        """Whether a word opening a sentence is, in lower case, an inflected adjective or verb
+        of the lookup table ('Gefährliche' -> 'gefährlich'): the capital is the sentence's."""
+        if not tok.is_sent_start or "lemmatizer" not in self.nlp.pipe_names:
+            return False
+        lemmatizer: Lemmatizer = self.nlp.get_pipe("lemmatizer")  # type: ignore[assignment]
+        table = lemmatizer.lookups.get_table("lemma_lookup")
+        return str(table.get(tok.lower_, tok.lower_)) != tok.lower_
+
     def _is_role(self, tok: Token) -> bool:
         """Whether a token is a public role word or contains a role stem ('Oberbürgermeister')."""
         low = tok.lower_
         return low in self.rules.role_words or any(s in low for s in self.rules.role_stems)
 
     def _mention(
-        self, doc: Doc, span: Span, offset: int, ents: list[tuple[int, int, bool]]
+        self,
+        doc: Doc,
+        span: Span,
+        offset: int,
+        ents: list[tuple[int, int, bool]],
+        mid: frozenset[str],
     ) -> Mention:
         """A Mention for a name span, with its person and public cues.
 
         After an article or a locative ('am Bahnhof sprach', 'en Ciutat Vella') a speech verb
         or two capitalised words say little: a place or a thing is more likely than a name.
+        A lone word opening a sentence that the text never capitalises mid-sentence
+        ('Gestern', but also 'Aydıns Anwalt …'), and a run inside another entity of the
+        model (a place, an organisation, but also 'Smith' taken for one), get no cue: they
+        are replaced only where they spell a known person's name.
         """
         before = doc[span.start - 1].lower_ if span.start else ""
-        weak = before in self.rules.not_before
-        public = self._public(doc, span)
-        by_model = any(p and a <= span.start_char < b for a, b, p in ents)
-        person = by_model or public or self._title_or_age(doc, span)
-        person = person or (not weak and self._speech_cue(doc, span))
+        entity = [p for a, b, p in ents if a <= span.start_char < b]
+        weak = entity == [False] or before in self.rules.not_before
+        opener = len(span) == 1 and span[0].is_sent_start and span[0].lower_ not in mid
+        public = self._public(doc, span) and not opener
+        initial = len(span) > 1 and bool(INITIAL.match(span[-1].text))
+        person = entity == [True] or public or initial or self._title_or_age(doc, span)
+        person = person or (not weak and not opener and self._speech_cue(doc, span))
         if not person and self.lang not in REAL_PIPELINES:
             person = len(span) >= 2 and not weak  # 'Mehmet Aydın': two name words together
         return Mention(
@@ -266,12 +352,15 @@ class NameFinder:
             tuple(t.lower_ for t in span),
             person,
             public,
+            tuple((offset + t.idx, offset + t.idx + len(t.text)) for t in span),
         )
 
     def _public(self, doc: Doc, span: Span) -> bool:
         """A role word right before the name, or after it behind a comma, or a party after it."""
         gap = self.rules.max_gap
         for role in self._roles(doc):
+            if _sentences_between(doc, min(role.end, span.end), max(role.start, span.start)):
+                continue  # 'mit der Polizei. Aydın schweigt': the role is another sentence's
             if 0 <= span.start - role.end <= gap and self._filler(doc, role.end, span.start):
                 return True
             behind_comma = span.end < role.start <= span.end + gap + 1
@@ -289,8 +378,14 @@ class NameFinder:
         return found + [doc[t.i : t.i + 1] for t in doc if self._is_role(t)]
 
     def _filler(self, doc: Doc, start: int, end: int) -> bool:
-        """Whether tokens [start, end) are only articles, punctuation or lower-case words."""
-        return all(t.is_punct or t.is_stop or t.text[:1].islower() for t in doc[start:end])
+        """Whether tokens [start, end) are only punctuation, articles or adjectives ('il
+        sindaco uscente Mario Rossi'): a verb between role and name ('Police arrested Ahmed
+        K.', 'Polizei hat Mehmet A. …') says the name is the role's object, not its holder.
+        Without a tagger only punctuation and the words of ``not_before`` count."""
+        return all(
+            t.is_punct or t.pos_ in FILLER_POS or t.lower_ in self.rules.not_before
+            for t in doc[start:end]
+        )
 
     def _title_or_age(self, doc: Doc, span: Span) -> bool:
         """An honorific before the name ('Frau', 'pani') or an age next to it."""
@@ -322,6 +417,32 @@ def _mid_sentence_words(parsed: list[tuple[int, Doc]]) -> frozenset[str]:
     )
 
 
+def _sentences_between(doc: Doc, start: int, end: int) -> bool:
+    """Whether a sentence starts among tokens [start, end] (the last one included)."""
+    return any(doc[i].is_sent_start for i in range(start, min(end + 1, len(doc))))
+
+
+def _word_mention(start: int, word: str) -> Mention:
+    """A one-word candidate without a cue (a word in capitals)."""
+    return Mention(
+        start, start + len(word), (word.lower(),), False, False, ((start, start + len(word)),)
+    )
+
+
+def handles(text: str) -> list[Mention]:
+    """The social-media handles of a text ('@ahmedkhan'), their words folded, without '@'."""
+    return [
+        Mention(m.start(), m.end(), (fold(m.group()[1:]),), False, False, (m.span(),), True)
+        for m in HANDLE.finditer(text)
+    ]
+
+
+def _without_handles(found: list[Mention], found_handles: list[Mention]) -> list[Mention]:
+    """Mentions and handles in text order, a mention inside a handle left out."""
+    inside = [m for m in found if any(h.start <= m.start < h.end for h in found_handles)]
+    return sorted([m for m in found if m not in inside] + found_handles, key=lambda m: m.start)
+
+
 @cache
 def ner_pipeline(lang: str) -> Language:
     """The trained pipeline with its named-entity recogniser (``models.nlp`` excludes it)."""
@@ -339,7 +460,8 @@ def name_finder(lang: str) -> NameFinder:
 
 @dataclass
 class Person:
-    """One person of a pack: the name words seen, whether public, the pseudonym once given."""
+    """One person of a pack: the name words seen (lower case; ``first`` is '' for a person
+    known by one word only), whether public, the pseudonym once given."""
 
     first: str
     last: str
@@ -358,69 +480,108 @@ class Redacted:
     replaced: tuple[Offsets, ...]
 
 
+@dataclass(frozen=True)
+class Learned:
+    """What ``learn`` keeps of one text: its mentions, the person each full name is (None for
+    the rest), and the persons the text itself names (full names, then one-word persons)."""
+
+    mentions: tuple[Mention, ...]
+    full: tuple[int | None, ...]
+    own: tuple[int, ...]
+
+
+Swap = tuple[int, int, str]  # characters [start, end) of a text and what replaces them
+
+
 @dataclass
 class Pseudonymiser:
     """Pseudonyms for one pack: the same person gets the same pseudonym in every excerpt.
 
     ``learn`` every text first, then ``redact``: a person named in office in one article is
-    then public in all of them.
+    then public in all of them, and a surname alone in one article is found from a private
+    person's full name in another.
     """
 
     lang: str
     public_figures: tuple[str, ...] = ()
     persons: list[Person] = field(default_factory=list)
-    texts: dict[tuple[str, str], list[tuple[int, int, int]]] = field(default_factory=dict)
+    texts: dict[tuple[str, str], Learned] = field(default_factory=dict)
 
-    def learn(self, text: str, lang: str) -> list[tuple[int, int, int]]:
-        """The person mentions of a text as (start, end, person index), persons registered."""
+    def learn(self, text: str, lang: str) -> Learned:
+        """Find the names of a text and register its persons (once per text)."""
         key = (text, lang)
         if key not in self.texts:
-            self.texts[key] = self._assign(name_finder(lang).find(text), lang)
+            mentions = tuple(name_finder(lang).find(text))
+            full = tuple(self._full(m, lang) for m in mentions)
+            own = [i for i in full if i is not None]
+            for m in mentions:
+                if len(m.words) == 1 and m.person and not self._hits(m.words[0], own, lang):
+                    own.append(self._new(m))  # 'sagte Müller' with no full name: one word
+            self.texts[key] = Learned(mentions, full, tuple(own))
         return self.texts[key]
 
-    def _assign(self, mentions: list[Mention], lang: str) -> list[tuple[int, int, int]]:
-        """Persons for the mentions of one text: full names first, then single words that
-        name one of the text's persons (a surname after the full name)."""
-        own: list[int] = []
-        out: list[tuple[int, int, int]] = []
-        for m in sorted(mentions, key=lambda m: (len(m.words) < 2, m.start)):
-            idx = self._match(m, own, lang)
-            if idx is None and not m.person:
-                continue
-            if idx is None:
-                idx = self._new(m)
-            own.append(idx)
-            self.persons[idx].public |= m.public or self._listed(m)
-            out.append((m.start, m.end, idx))
-        return sorted(out)
-
-    def _match(self, m: Mention, own: list[int], lang: str) -> int | None:
-        """The known person a mention names: by full name anywhere in the pack, by a single
-        word only among this text's persons."""
-        if len(m.words) >= 2:
-            first, last = m.words[0], m.words[-1]
-            for i, p in enumerate(self.persons):
-                if _same(lang, p.last, last) and (not p.first or _same(lang, p.first, first)):
-                    p.first = p.first or first
-                    return i
+    def _full(self, m: Mention, lang: str) -> int | None:
+        """The person a full-name mention names: one of the pack with the same first and last
+        name, else a new one when something says it is a name."""
+        if len(m.words) < 2 or m.handle:
             return None
-        word = m.words[0]
-        return next(
-            (i for i in own if _same(lang, self.persons[i].last, word)),
-            next((i for i in own if _same(lang, self.persons[i].first, word)), None),
+        first, last = m.words[0], m.words[-1]
+        idx = next(
+            (
+                i
+                for i, p in enumerate(self.persons)
+                if p.first and _same(lang, p.first, first) and _same(lang, p.last, last)
+            ),
+            None,
         )
+        if idx is None and m.person:
+            idx = self._new(m)
+        if idx is not None:
+            self.persons[idx].public |= m.public or self._listed(m)
+        return idx
 
     def _new(self, m: Mention) -> int:
         """Register a person for a mention; return its index."""
         first = m.words[0] if len(m.words) >= 2 else ""
-        self.persons.append(Person(first, m.words[-1], False))
+        self.persons.append(Person(first, m.words[-1], m.public))
         return len(self.persons) - 1
 
     def _listed(self, m: Mention) -> bool:
-        """Whether the city's public-figures list names this person (full name or surname
-        after a listed first name)."""
-        name = " ".join(m.words)
-        return any(name == f.lower() or name in f.lower().split() for f in self.public_figures)
+        """Whether the city's public-figures list names this person: first and last name
+        both (a listed 'Thomas Müller' says nothing about 'Anna Müller' or 'Müller')."""
+        name = (fold(m.words[0]), fold(m.words[-1]))
+        return any(_first_last(f) == name for f in self.public_figures)
+
+    def _hits(self, word: str, among: Iterable[int], lang: str) -> list[int]:
+        """Persons among ``among`` whose last name the word is; else those whose first."""
+        among = list(among)
+        last = [i for i in among if _same(lang, self.persons[i].last, word)]
+        return last or [i for i in among if _same(lang, self.persons[i].first, word)]
+
+    def _private(self) -> list[int]:
+        """Every private person of the pack."""
+        return [i for i, p in enumerate(self.persons) if not p.public]
+
+    def _named(self) -> list[int]:
+        """The persons of the pack known by a full name: the only ones a word of another
+        text is looked up among (a person known by one word may be anyone elsewhere)."""
+        return [i for i, p in enumerate(self.persons) if p.first]
+
+    def resolve(self, word: str, own: Sequence[int], lang: str) -> int | None:
+        """The private person a single word stands for, None where it names nobody private.
+
+        The text's own persons first, then those of the pack known by a full name: a word
+        that names a private and a public one of them is ambiguous and pseudonymised; one
+        that names only public ones is kept.
+        """
+        hits = self._hits(word, own, lang) or self._hits(word, self._named(), lang)
+        return next((i for i in hits if not self.persons[i].public), None)
+
+    def name_words(self) -> frozenset[str]:
+        """The name words of every private person of the pack as URLs spell them ('mehmet',
+        'aydin', 'mueller' and 'muller'): what a link must not spell."""
+        names = [w for i in self._private() for w in (self.persons[i].first, self.persons[i].last)]
+        return frozenset(form for w in names if w for form in slug_forms(w))
 
     def label(self, idx: int) -> str:
         """The pseudonym of a person, given in order of first use."""
@@ -448,26 +609,90 @@ class Pseudonymiser:
         """
         start, end = window or (0, len(text))
         swaps = [
-            (max(s, start) - start, min(e, end) - start, self.label(i))
-            for s, e, i in self.learn(text, lang)
-            if s < end
-            and e > start
-            and not self.persons[i].public
-            and not any(s < b and a < e for a, b in keep)
+            (max(s, start) - start, min(e, end) - start, label)
+            for s, e, label in self.swaps(text, lang)
+            if s < end and e > start and not any(s < b and a < e for a, b in keep)
         ]
-        return _rewrite(text[start:end], swaps, [(a - start, b - start) for a, b in highlights])
+        piece = text[start:end]
+        marks = [(a - start, b - start) for a, b in highlights]
+        return _rewrite(piece, _joined(piece, swaps), marks)
+
+    def swaps(self, text: str, lang: str) -> list[Swap]:
+        """Every replacement in a text, in text order."""
+        learned = self.learn(text, lang)
+        out: list[Swap] = []
+        for m, idx in zip(learned.mentions, learned.full, strict=True):
+            if m.handle:
+                out += self._handle(m, learned.own)
+            elif idx is not None:
+                out += [] if self.persons[idx].public else [(m.start, m.end, self.label(idx))]
+            elif len(m.words) == 1 and m.public:
+                continue  # 'Bürgermeister Schranz': the role says who it is
+            else:  # one word, or a run that names nobody: each word on its own
+                out += [
+                    s
+                    for w in (m.split() if len(m.words) > 1 else [m])
+                    for s in self._word(w, learned.own, lang)
+                ]
+        return out
+
+    def _word(self, m: Mention, own: Sequence[int], lang: str) -> list[Swap]:
+        """The replacement of a one-word mention, if it stands for a private person."""
+        idx = self.resolve(m.words[0], own, lang)
+        return [] if idx is None else [(m.start, m.end, self.label(idx))]
+
+    def _handle(self, m: Mention, own: Sequence[int]) -> list[Swap]:
+        """A handle: the pseudonym of the private person it spells; kept when it spells only
+        public figures; ``hidden_handle`` when it spells nobody known."""
+        hits = self._in_handle(m.words[0], own) or self._in_handle(m.words[0], self._named())
+        private = [i for i in hits if not self.persons[i].public]
+        if hits and not private:
+            return []
+        label = self.label(private[0]) if private else load_rules(self.lang).hidden_handle
+        return [(m.start, m.end, label)]
+
+    def _in_handle(self, handle: str, among: Iterable[int]) -> list[int]:
+        """Persons whose first or last name (at least MIN_INSIDE letters) the handle spells."""
+        return [
+            i
+            for i in among
+            if any(
+                len(w) >= MIN_INSIDE and w in handle
+                for w in (fold(self.persons[i].first), fold(self.persons[i].last))
+            )
+        ]
+
+
+def _first_last(name: str) -> tuple[str, str] | None:
+    """First and last word of a listed name, folded; None for a name of one word."""
+    words = fold(name).split()
+    return (words[0], words[-1]) if len(words) >= 2 else None
+
+
+def _joined(piece: str, swaps: list[Swap]) -> list[Swap]:
+    """Neighbouring replacements by the same pseudonym with only spaces between them made one
+    ('MEHMET AYDIN' -> 'Person A', not 'Person A Person A')."""
+    out: list[Swap] = []
+    for s, e, label in sorted(swaps):
+        if out and out[-1][2] == label and not piece[out[-1][1] : s].strip():
+            out[-1] = (out[-1][0], e, label)
+        else:
+            out.append((s, e, label))
+    return out
 
 
 def _same(lang: str, a: str, b: str) -> bool:
-    """Whether two lower-case name words are one name: equal, with a listed suffix
-    ('Müllers'), or inflected in Polish and Croatian (a shared prefix, as in models.voice)."""
+    """Whether two name words are one name: equal once folded ('Aydın', 'AYDIN'), with a
+    listed suffix ('Müllers'), or inflected in Polish and Croatian (a shared prefix, as in
+    models.voice)."""
+    a, b = fold(a), fold(b)
     if not a or not b:
         return False
     if a == b or any(x == y + s for x, y in ((a, b), (b, a)) for s in load_rules(lang).suffixes):
         return True
     if not get_voice(lang).file.inflected_names:
         return False
-    n = _shared_prefix(a, b)
+    n = shared_prefix(a, b)
     return n >= MIN_PREFIX and len(a) - n <= MAX_ENDING and len(b) - n <= MAX_ENDING
 
 

@@ -963,7 +963,7 @@ class VoiceFinder:
             return True
         if not self.file.inflected_names:
             return False
-        n = _shared_prefix(a, b)
+        n = shared_prefix(a, b)
         return n >= MIN_PREFIX and len(a) - n <= MAX_ENDING and len(b) - n <= MAX_ENDING
 
     def _introduction(self, paras: list[Para], key: Key) -> Mention | None:
@@ -1129,7 +1129,7 @@ class Mention:
         return all(w in pronouns for w in words if w)
 
 
-def _shared_prefix(a: str, b: str) -> int:
+def shared_prefix(a: str, b: str) -> int:
     """The length of the prefix two words share."""
     return next(
         (k for k, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))

@@ -167,21 +167,10 @@ def frame_trends(
     base = frame_counts(con, base_start, base_end, scope)
     total = migration_count(con, period.start, period.end, scope)
     base_total = migration_count(con, base_start, base_end, scope)
-    trends = []
-    for code in codes:
-        n, bn = now.get(code, 0), base.get(code, 0)
-        word, p = verdict(n, total, bn, base_total)
-        trends.append(
-            FrameTrend(
-                code,
-                n,
-                n / total if total else 0.0,
-                bn,
-                bn / base_total if base_total else 0.0,
-                p,
-                word,
-            )
-        )
+    trends = [
+        subject_trend(code, now.get(code, 0), total, base.get(code, 0), base_total)
+        for code in codes
+    ]
     return sorted(trends, key=lambda t: t.share - t.baseline_share, reverse=True)
 
 
@@ -382,3 +371,12 @@ def totals(con: duckdb.DuckDBPyConnection, period: Period, scope: Scope = Scope(
         all_count(con, base.start, period.start, scope),
         migration_count(con, base.start, period.start, scope),
     )
+
+
+def subject_trend(subject: str, n: int, total: int, base_n: int, base_total: int) -> FrameTrend:
+    """A FrameTrend from counts, judged by ``verdict``: one rule for anything counted per
+    migration article (a frame, a metaphor), so that alerts and the report agree."""
+    word, p = verdict(n, total, base_n, base_total)
+    share = n / total if total else 0.0
+    base_share = base_n / base_total if base_total else 0.0
+    return FrameTrend(subject, n, share, base_n, base_share, p, word)

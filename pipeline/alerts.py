@@ -4,7 +4,9 @@ The figures are the report's (``pipeline.aggregate``): the share of counted migr
 articles carrying a frame, or a dehumanising metaphor, in the period against the
 ``BASELINE_PERIODS`` periods before, called "rising" by the same Fisher test and
 ``MIN_ARTICLES`` rule. Only "rising" alerts: a falling threat frame is good news, and a "new"
-verdict (no baseline at all) is a newly monitored outlet, not a change.
+verdict (no baseline at all) is a newly monitored outlet, not a change. A rise also needs
+``MIN_ALERT_ARTICLES`` articles carrying the subject: against an empty baseline the test
+calls a single article "rising", and one article is an anecdote, not a trend.
 
 Each alert is stored with its evidence, the model versions and the SQL behind it, so that a
 message can be checked against the database. Delivery is recorded per channel
@@ -16,9 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import duckdb
@@ -33,17 +37,23 @@ from pipeline.aggregate import (
     FrameTrend,
     Period,
     Scope,
+    Totals,
     frame_trends,
     metaphor_counts,
-    migration_count,
-    verdict,
+    subject_trend,
 )
 from pipeline.config import Settings
 from pipeline.records import Alert, AlertEvidence
-from pipeline.store import _write, transaction
-from pipeline.timeutil import naive_utc
+from pipeline.store import transaction, write_rows
+from pipeline.timeutil import naive_utc, utc_now
+
+log = logging.getLogger(__name__)
 
 SENTENCE_MAX = 400  # characters of a metaphor's sentence kept around the term
+# Articles carrying the subject in the period, at least: with an empty or small baseline,
+# Fisher's test calls 1 of 6 articles against 0 of 200 "rising" (p = 0.03); three articles
+# in a week are a pattern a communication officer can act on, one is an anecdote.
+MIN_ALERT_ARTICLES = 3
 
 
 @dataclass(frozen=True)
@@ -88,107 +98,76 @@ def detect_alerts(
 ) -> list[Alert]:
     """Rising frames and metaphors of the period, for every city and every outlet."""
     codes = list(codes) if codes is not None else list(load_labels().codes)
-    found: list[Alert] = []
-    for target in targets(con):
-        found += _frame_alerts(con, period, codes, target)
-        found += _metaphor_alerts(con, period, target)
-    return found
+    return [alert for t in targets(con) for alert in _target_alerts(con, period, codes, t)]
+
+
+def alerting(trend: FrameTrend) -> bool:
+    """Whether a trend alerts: rising (significant, share up) in enough articles."""
+    return trend.verdict == "rising" and trend.articles >= MIN_ALERT_ARTICLES
 
 
 @dataclass(frozen=True)
-class Totals:
-    """Counted migration articles of a scope in the period and in its baseline."""
+class Basis:
+    """What every alert of one target and period shares: the denominators and the models."""
 
-    now: int
-    baseline: int
-
-
-def _totals(con: duckdb.DuckDBPyConnection, period: Period, scope: Scope) -> Totals:
-    """The denominators of the shares, as frame_trends computes them."""
-    base_start = period.shifted(BASELINE_PERIODS).start
-    return Totals(
-        migration_count(con, period.start, period.end, scope),
-        migration_count(con, base_start, period.start, scope),
-    )
+    target: Target
+    period: Period
+    counts: Totals
+    models: tuple[str, ...]
 
 
-def _frame_alerts(
+def _target_alerts(
     con: duckdb.DuckDBPyConnection, period: Period, codes: list[str], target: Target
 ) -> list[Alert]:
-    """One alert per frame the report would call rising in this target."""
+    """The frames, then the metaphors, rising in one city or outlet."""
     scope = target.filter()
-    rising = [t for t in frame_trends(con, period, codes, scope) if t.verdict == "rising"]
-    if not rising:
+    counts = aggregate.totals(con, period, scope)  # once per target, shared by both kinds
+    frames = [t for t in frame_trends(con, period, codes, scope) if alerting(t)]
+    metaphors = [t for t in metaphor_trends(con, period, scope, counts) if alerting(t)]
+    if not frames and not metaphors:
         return []
-    totals, models = _totals(con, period, scope), _model_versions(con, period, scope)
-    query = _query(aggregate.FRAME_COUNTS_SQL, period, scope)
+    basis = Basis(target, period, counts, _model_versions(con, period, scope))
+    sql = {kind: _query(count_sql, period, scope) for kind, count_sql in COUNT_SQL.items()}
     return [
-        _alert(
-            target,
-            period,
-            "frame",
-            t,
-            totals,
-            _frame_evidence(con, period, t.frame, scope),
-            models,
-            query,
-        )
-        for t in rising
+        _alert(basis, kind, t, _evidence(con, period, kind, t.frame, scope), sql[kind])
+        for kind, trends in (("frame", frames), ("metaphor", metaphors))
+        for t in trends
     ]
 
 
 def metaphor_trends(
-    con: duckdb.DuckDBPyConnection, period: Period, scope: Scope = Scope()
+    con: duckdb.DuckDBPyConnection,
+    period: Period,
+    scope: Scope = Scope(),
+    counts: Totals | None = None,
 ) -> list[FrameTrend]:
     """Each metaphor of the period: its share of migration articles now vs the baseline.
 
     The figures are those of a frame (a FrameTrend whose ``frame`` is the lexicon entry),
-    judged by the same ``aggregate.verdict``. Only metaphors found in the period are listed:
-    one that is absent now cannot be rising.
+    judged by the same rule (``aggregate.subject_trend``). Only metaphors found in the period
+    are listed: one that is absent now cannot be rising. ``counts`` saves querying the
+    denominators again when the caller has them.
     """
+    counts = counts or aggregate.totals(con, period, scope)
     base_start = period.shifted(BASELINE_PERIODS).start
     now = metaphor_counts(con, period.start, period.end, scope)
     base = metaphor_counts(con, base_start, period.start, scope)
-    totals = _totals(con, period, scope)
-    trends = []
-    for term, n in sorted(now.items()):
-        bn = base.get(term, 0)
-        word, p = verdict(n, totals.now, bn, totals.baseline)
-        trends.append(
-            FrameTrend(
-                term,
-                n,
-                n / totals.now if totals.now else 0.0,
-                bn,
-                bn / totals.baseline if totals.baseline else 0.0,
-                p,
-                word,
-            )
-        )
-    return trends
-
-
-def _metaphor_alerts(con: duckdb.DuckDBPyConnection, period: Period, target: Target) -> list[Alert]:
-    """One alert per metaphor rising in this target."""
-    scope = target.filter()
-    rising = [t for t in metaphor_trends(con, period, scope) if t.verdict == "rising"]
-    if not rising:
-        return []
-    totals, models = _totals(con, period, scope), _model_versions(con, period, scope)
-    query = _query(aggregate.METAPHOR_COUNTS_SQL, period, scope)
     return [
-        _alert(
-            target,
-            period,
-            "metaphor",
-            t,
-            totals,
-            _metaphor_evidence(con, period, t.frame, scope),
-            models,
-            query,
-        )
-        for t in rising
+        subject_trend(term, n, counts.migration, base.get(term, 0), counts.baseline_migration)
+        for term, n in sorted(now.items())
     ]
+
+
+COUNT_SQL = {"frame": aggregate.FRAME_COUNTS_SQL, "metaphor": aggregate.METAPHOR_COUNTS_SQL}
+
+
+def _evidence(
+    con: duckdb.DuckDBPyConnection, period: Period, kind: str, subject: str, scope: Scope
+) -> tuple[AlertEvidence, ...]:
+    """The example articles of a rising frame or metaphor."""
+    if kind == "frame":
+        return _frame_evidence(con, period, subject, scope)
+    return _metaphor_evidence(con, period, subject, scope)
 
 
 def _frame_evidence(
@@ -307,16 +286,14 @@ def alert_id(period: Period, target: Target, kind: str, subject: str) -> str:
 
 
 def _alert(
-    target: Target,
-    period: Period,
+    basis: Basis,
     kind: str,
     trend: FrameTrend,
-    totals: Totals,
     evidence: tuple[AlertEvidence, ...],
-    models: tuple[str, ...],
     query: str,
 ) -> Alert:
     """An Alert record from a rising trend."""
+    target, period = basis.target, basis.period
     return Alert(
         id=alert_id(period, target, kind, trend.frame),
         period_start=period.start,
@@ -329,14 +306,14 @@ def _alert(
         kind=kind,
         subject=trend.frame,
         articles=trend.articles,
-        total=totals.now,
+        total=basis.counts.migration,
         share=trend.share,
         baseline_articles=trend.baseline_articles,
-        baseline_total=totals.baseline,
+        baseline_total=basis.counts.baseline_migration,
         baseline_share=trend.baseline_share,
         p_value=trend.p_value,
         evidence=evidence,
-        model_versions=models,
+        model_versions=basis.models,
         query=query,
     )
 
@@ -399,11 +376,6 @@ QUALIFY row_number() OVER (PARTITION BY b.id) = 1
 """
 
 
-def _now() -> datetime:
-    """Naive UTC now, as TIMESTAMP columns hold it."""
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def _row(alert: Alert, created: datetime) -> dict[str, Any]:
     """One alerts row."""
     return {
@@ -427,11 +399,11 @@ def save_alerts(con: duckdb.DuckDBPyConnection, alerts: Sequence[Alert]) -> int:
     """
     if not alerts:
         return 0
-    now = _now()
+    now = utc_now()
     table = pa.Table.from_pylist([_row(a, now) for a in alerts], schema=_ALERT_SCHEMA)
     with transaction(con):
         before = _count(con)
-        _write(con, INSERT_NEW_SQL, table)
+        write_rows(con, INSERT_NEW_SQL, table)
         return _count(con) - before
 
 
@@ -491,7 +463,7 @@ def mark_notified(
     alerts are done (notified_at), with one they stay pending and the error is kept."""
     if not ids:
         return
-    con.execute(MARK_SQL, [list(channels), error, error, _now(), list(ids)])
+    con.execute(MARK_SQL, [list(channels), error, error, utc_now(), list(ids)])
 
 
 # --- one run ---------------------------------------------------------------------------------
@@ -505,6 +477,7 @@ class AlertSummary:
     new: int
     delivered: int  # alerts delivered on every configured channel by this run
     failed: int  # alerts a configured channel failed to deliver (retried next run)
+    error: str | None = None  # why the run stopped (run_alerts_safely); None when it did not
 
 
 def run_alerts(
@@ -521,6 +494,38 @@ def run_alerts(
     return AlertSummary(
         found, new, result.delivered if result else 0, result.failed if result else 0
     )
+
+
+def run_alerts_safely(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    period: Period,
+    run_id: str | None = None,
+) -> AlertSummary:
+    """run_alerts for the ingest flow: it never raises.
+
+    Alerts come after the articles are stored and classified, so a failure here (a DuckDB
+    error, a bug in detection or in marking delivery) must not turn a good ingest run into a
+    failed one. The error is logged and noted on the run (runs.note of ``run_id``); the next
+    run detects and sends again.
+    """
+    try:
+        return run_alerts(con, settings, period)
+    except Exception as exc:  # containment is the point: see the docstring
+        log.exception("alerts failed; the next run tries again")
+        error = f"alerts failed: {type(exc).__name__}: {exc}"
+        _note_on_run(con, run_id, error)
+        return AlertSummary([], 0, 0, 0, error)
+
+
+def _note_on_run(con: duckdb.DuckDBPyConnection, run_id: str | None, note: str) -> None:
+    """Append a note to the run's row; a database too broken for this was logged already."""
+    if run_id is None:
+        return
+    with suppress(duckdb.Error):
+        con.execute("ROLLBACK")  # a failed statement may have left a transaction aborted
+    with suppress(duckdb.Error):
+        con.execute("UPDATE runs SET note = concat_ws('; ', note, ?) WHERE id = ?", [note, run_id])
 
 
 def alert_table(alerts: Sequence[Alert]) -> Table:

@@ -201,10 +201,14 @@ def train(
     from models.data import load_training_data
     from models.heads import save_heads
     from models.train import save_cv, train_heads
+    from pipeline.annotations import import_spool_of
     from pipeline.progress import Progress
     from pipeline.runtime import load_encoder
 
     settings = _settings()
+    spooled = import_spool_of(settings.db)  # reviews the dashboard kept while the db was busy
+    if spooled:
+        console.print(f"stored {spooled} reviews that waited in the dashboard's spool")
     examples = load_training_data(dev, settings.db if annotations else None)
     encoder = load_encoder(settings)
     with Progress(console).step("embed", total=len(examples)) as tick:
@@ -261,13 +265,16 @@ def annotate(
 
     Example: framewatch annotate corrections.jsonl --reviewer anna
     """
-    from pipeline.annotations import read_annotations
+    from pipeline.annotations import import_spooled_reviews, read_annotations, spool_path
     from pipeline.store import add_annotations, open_store
 
     notes = read_annotations(file, reviewer)
     db = _settings().db
     with open_store(db) as con:
+        spooled = import_spooled_reviews(con, spool_path(db))  # the dashboard's waiting ones
         n = add_annotations(con, notes)
+    if spooled:
+        console.print(f"stored {spooled} reviews that waited in the dashboard's spool")
     console.print(f"imported {n} corrections into {db}")
 
 
@@ -419,7 +426,9 @@ def dashboard(
 ) -> None:
     """Serve the dashboard: filters, trends, articles with their evidence, reviews.
 
-    Beyond 127.0.0.1 it needs FRAMEWATCH_DASHBOARD_TOKEN (reviewers log in with it).
+    With FRAMEWATCH_DASHBOARD_TOKEN set (16+ characters) every page asks for it; it is
+    required beyond 127.0.0.1 and behind a reverse proxy (without it, only browsers on
+    this machine get in).
 
     Example: framewatch dashboard --db data/demo.duckdb
     """

@@ -84,7 +84,11 @@ class Settings(BaseSettings):
     smtp_starttls: bool = Field(True, description="upgrade the SMTP connection with STARTTLS")
     alert_from: str = Field("framewatch@localhost", description="sender of alert e-mails")
     alert_to: list[str] = Field(default_factory=list, description="recipients of alert e-mails")
-    webhook_url: str | None = Field(None, description="webhook for alerts (Slack, Teams, JSON)")
+    # SecretStr: whoever has a Slack/Teams webhook URL can post, and Prefect stores flow
+    # parameters (these settings) in its database, masking only secrets.
+    webhook_url: SecretStr | None = Field(
+        None, description="webhook for alerts (Slack, Teams, JSON); a secret"
+    )
     webhook_format: Literal["slack", "teams", "json"] = Field(
         "slack", description="payload shape the webhook expects"
     )

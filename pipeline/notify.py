@@ -11,42 +11,58 @@ no link or @channel can be smuggled in), Teams text sits in TextRuns, which rend
 Markdown, and a URL becomes a link only when it is http(s).
 
 A channel that fails (server down, 500 answer) is logged and recorded on the alerts, never
-raised: the next run retries it, and the channels that did deliver are not sent again.
+raised: the next run retries it, and the channels that did deliver are not sent again. A
+webhook post carries only as many alerts as Slack or Teams accept in one message, so a city
+may take several posts, and delivery is recorded per post. A channel that cannot be reached
+is not tried again for the other cities of the run (each attempt would wait for its timeout).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import smtplib
+import socket
 import ssl
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from functools import partial
 from itertools import groupby
 from typing import Any
 
 import duckdb
 import httpx
-from jinja2 import Environment, PackageLoader, select_autoescape
 
-from dashboards.i18n import fmt_date, fmt_number, fmt_pct, translator
+from dashboards.i18n import fmt_date, fmt_number, fmt_pct, fmt_period, translator
+from dashboards.render import environment
 from models.labels import load_labels
 from pipeline import alerts as alert_store
 from pipeline.aggregate import BASELINE_PERIODS
 from pipeline.config import Settings
 from pipeline.records import Alert, AlertEvidence
+from pipeline.timeutil import utc_now
+from pipeline.urls import is_web_url
 
 log = logging.getLogger(__name__)
 
-SMTP_TIMEOUT = 30.0  # seconds
-WEBHOOK_TIMEOUT = 15.0  # seconds
+SMTP_TIMEOUT = 15.0  # seconds per SMTP step (connect, greeting, each command)
+WEBHOOK_TIMEOUT = 10.0  # seconds per connect, read or write of a webhook POST
+WEBHOOK_DEADLINE = 15.0  # seconds for a whole webhook POST, answer included
 STALE_AFTER = timedelta(days=14)  # pending alerts whose period ended longer ago are not sent
 TEXT_MAX = 300  # characters of a scraped title or sentence in a message
-SLACK_MAX_ALERTS = 45  # Slack takes 50 blocks per message; header, intro and footer use 3
+URL_MAX = 2000  # a longer scraped URL is not linked (it would crowd out a webhook post)
+SLACK_MAX_BLOCKS = 50  # blocks Slack takes in one message
+SLACK_FIXED_BLOCKS = 3  # header, intro and footer of every Slack post
 SLACK_SECTION_MAX = 3000  # characters of a Slack section's text
+# Teams refuses webhook messages above about 28 KB; 25 KB leaves room for the part number
+# and for Teams' own accounting of the envelope.
+TEAMS_MAX_BYTES = 25_000
 
 
 @dataclass(frozen=True)
@@ -118,18 +134,13 @@ def alert_view(alert: Alert, lang: str, t: dict[str, str], names: dict[str, str]
         alert.id,
         heading,
         scope,
-        t["period"].format(period=period_text(alert.period_start, alert.period_end, lang)),
+        t["period"].format(period=fmt_period(alert.period_start, alert.period_end, lang)),
         _change(alert, lang, t),
         _test(alert.p_value, lang, t),
         tuple(_example(e, lang) for e in alert.evidence),
         t["models"].format(models=", ".join(alert.model_versions) or "–"),
         len(alert.model_versions) > 1,
     )
-
-
-def period_text(start: datetime, end: datetime, lang: str) -> str:
-    """'3 Nov 2026 – 9 Nov 2026' in the language; ``end`` is exclusive."""
-    return f"{fmt_date(start, lang)} – {fmt_date(end - timedelta(days=1), lang)}"
 
 
 def _change(alert: Alert, lang: str, t: dict[str, str]) -> str:
@@ -157,7 +168,7 @@ def _example(e: AlertEvidence, lang: str) -> ExampleView:
     """An evidence article with its scraped text flattened and cut to TEXT_MAX."""
     return ExampleView(
         _flat(e.title),
-        e.url if safe_url(e.url) else None,
+        e.url if is_web_url(e.url) and len(e.url) <= URL_MAX else None,
         _flat(e.outlet),
         fmt_date(e.published_at, lang) if e.published_at else "",
         _flat(e.sentence),
@@ -170,32 +181,32 @@ def _flat(text: str) -> str:
     return flat if len(flat) <= TEXT_MAX else flat[: TEXT_MAX - 1] + "…"
 
 
-def safe_url(url: str | None) -> bool:
-    """Whether a URL may become a link: http(s) only, no spaces or control characters."""
-    if not url or not url.lower().startswith(("http://", "https://")):
-        return False
-    return not any(c.isspace() or ord(c) < 32 for c in url)
+def split_message(message: Message, fits: Callable[[Message], bool]) -> list[Message]:
+    """The message as consecutive parts that each ``fit`` a channel's limit, numbered
+    '(1/3)' in the heading when there are several. An alert too large on its own still gets
+    a part: the channel may refuse it, which is recorded and retried like any failure."""
+    parts: list[tuple[AlertView, ...]] = []
+    for a in message.alerts:
+        if parts and fits(replace(message, alerts=(*parts[-1], a))):
+            parts[-1] = (*parts[-1], a)
+        else:
+            parts.append((a,))
+    if len(parts) == 1:
+        return [replace(message, alerts=parts[0])]
+    return [
+        replace(message, heading=f"{message.heading} ({i}/{len(parts)})", alerts=part)
+        for i, part in enumerate(parts, start=1)
+    ]
 
 
 # --- e-mail ----------------------------------------------------------------------------------
 
 
-def _env() -> Environment:
-    """Templates: .html autoescaped, the plain-text twin (.txt.j2) not (it is not HTML)."""
-    return Environment(
-        loader=PackageLoader("dashboards", "templates"),
-        autoescape=select_autoescape(enabled_extensions=("html",), default=False),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
 def render_email(message: Message) -> tuple[str, str]:
     """The plain-text and HTML bodies of an alert e-mail."""
-    env = _env()
     context = {"m": message, "t": message.t, "weeks": BASELINE_PERIODS}
-    text = env.get_template("alert_email.txt.j2").render(**context)
-    html = env.get_template("alert_email.html").render(**context)
+    text = environment("text").get_template("alert_email.txt.j2").render(**context)
+    html = environment("html").get_template("alert_email.html").render(**context)
     return text, html
 
 
@@ -214,11 +225,11 @@ def build_email(message: Message, settings: Settings) -> EmailMessage:
     return mail
 
 
-def send_email(alerts: Sequence[Alert], settings: Settings, lang: str) -> None:
-    """Send one city's alerts as one e-mail; raises when the server refuses or is down."""
-    if not settings.smtp_host or not settings.alert_to:
-        raise ValueError("e-mail needs FRAMEWATCH_SMTP_HOST and FRAMEWATCH_ALERT_TO")
-    mail = build_email(build_message(alerts, lang), settings)
+def send_email(mail: EmailMessage, settings: Settings) -> None:
+    """Send one e-mail; raises when the server refuses, is down or does not answer within
+    SMTP_TIMEOUT (per step)."""
+    if not settings.smtp_host:
+        raise ValueError("e-mail needs FRAMEWATCH_SMTP_HOST")
     with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT) as smtp:
         if settings.smtp_starttls:
             smtp.starttls(context=ssl.create_default_context())
@@ -235,6 +246,21 @@ def slack_escape(text: str) -> str:
     """Text for Slack mrkdwn: &, < and > escaped, as Slack requires of any text that must not
     become a link, a mention or @channel."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def fit_lines(lines: Sequence[str], limit: int) -> str:
+    """The lines joined, cut after the last whole line that fits ``limit`` characters with a
+    closing '…'. Cutting inside a line could split a <url|title> link or an &amp; entity,
+    which Slack would show broken (or as a link to a truncated URL)."""
+    text = "\n".join(lines)
+    if len(text) <= limit:
+        return text
+    kept: list[str] = []
+    for line in lines:
+        if len("\n".join([*kept, line, "…"])) > limit:
+            break
+        kept.append(line)
+    return "\n".join([*kept, "…"])
 
 
 def _slack_link(e: ExampleView) -> str:
@@ -262,28 +288,33 @@ def _slack_section(a: AlertView, t: dict[str, str]) -> dict[str, Any]:
         lines.append(f">{slack_escape(e.sentence)}")
     if not a.examples:
         lines.append(slack_escape(t["no_examples"]))
-    text = "\n".join(lines)
-    if len(text) > SLACK_SECTION_MAX:
-        text = text[: SLACK_SECTION_MAX - 1] + "…"
+    text = fit_lines(lines, SLACK_SECTION_MAX)
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
 def slack_payload(message: Message) -> dict[str, Any]:
-    """Slack's message shape: ``text`` (the notification fallback) and Block Kit ``blocks``."""
-    t, shown = message.t, message.alerts[:SLACK_MAX_ALERTS]
+    """Slack's message shape: ``text`` (the notification fallback) and Block Kit ``blocks``,
+    one section per alert; ``split_message`` with ``slack_fits`` keeps it within 50 blocks."""
+    t = message.t
     intro = f"{t['intro'].format(weeks=BASELINE_PERIODS)} {t['caution']}"
-    footer = t["footer"]
-    if len(message.alerts) > len(shown):
-        footer = f"{t['more'].format(n=len(message.alerts) - len(shown))} {footer}"
     return {
         "text": slack_escape(message.subject),
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": message.heading[:150]}},
             {"type": "section", "text": {"type": "mrkdwn", "text": slack_escape(intro)}},
-            *(_slack_section(a, t) for a in shown),
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": slack_escape(footer)}]},
+            *(_slack_section(a, t) for a in message.alerts),
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": slack_escape(t["footer"])}],
+            },
         ],
     }
+
+
+def slack_fits(message: Message) -> bool:
+    """Whether Slack takes the message in one post: its blocks limit (each section's text is
+    kept within Slack's 3000 characters by fit_lines)."""
+    return len(message.alerts) + SLACK_FIXED_BLOCKS <= SLACK_MAX_BLOCKS
 
 
 def _run(text: str, **style: Any) -> dict[str, Any]:
@@ -338,16 +369,17 @@ def teams_payload(message: Message) -> dict[str, Any]:
             _rich(_run(t["footer"], isSubtle=True, size="Small")),
         ],
     }
-    return {
-        "type": "message",
-        "attachments": [
-            {
-                "contentType": "application/vnd.microsoft.card.adaptive",
-                "contentUrl": None,
-                "content": card,
-            }
-        ],
+    attachment = {
+        "contentType": "application/vnd.microsoft.card.adaptive",
+        "contentUrl": None,
+        "content": card,
     }
+    return {"type": "message", "attachments": [attachment]}
+
+
+def teams_fits(message: Message) -> bool:
+    """Whether the Teams post stays within TEAMS_MAX_BYTES as sent (serialised UTF-8)."""
+    return len(json_bytes(teams_payload(message))) <= TEAMS_MAX_BYTES
 
 
 def json_payload(alerts: Sequence[Alert], message: Message) -> dict[str, Any]:
@@ -369,30 +401,115 @@ def _iso(value: object) -> str:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def webhook_payload(alerts: Sequence[Alert], settings: Settings, lang: str) -> dict[str, Any]:
-    """The payload in the configured webhook format."""
+def json_bytes(payload: dict[str, Any]) -> bytes:
+    """The body as posted: measured and sent as the same bytes."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+Shape = tuple[Callable[[Message], dict[str, Any]], Callable[[Message], bool]]
+SHAPES: dict[str, Shape] = {
+    "slack": (slack_payload, slack_fits),
+    "teams": (teams_payload, teams_fits),
+}
+
+
+def webhook_payloads(
+    alerts: Sequence[Alert], fmt: str, lang: str
+) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
+    """The posts of one city's alerts in the webhook format: (alert ids, payload) each.
+    Slack and Teams get as many posts as their limits need; plain JSON gets one."""
     message = build_message(alerts, lang)
-    if settings.webhook_format == "slack":
-        return slack_payload(message)
-    if settings.webhook_format == "teams":
-        return teams_payload(message)
-    return json_payload(alerts, message)
+    if fmt not in SHAPES:
+        return [(tuple(a.id for a in alerts), json_payload(alerts, message))]
+    render, fits = SHAPES[fmt]
+    return [
+        (tuple(a.id for a in part.alerts), render(part)) for part in split_message(message, fits)
+    ]
 
 
-def send_webhook(alerts: Sequence[Alert], settings: Settings, lang: str) -> None:
-    """POST one city's alerts to the webhook; raises on a refused connection or an error
-    status."""
-    if not settings.webhook_url:
-        raise ValueError("the webhook needs FRAMEWATCH_WEBHOOK_URL")
-    payload = webhook_payload(alerts, settings, lang)
-    response = httpx.post(settings.webhook_url, json=payload, timeout=WEBHOOK_TIMEOUT)
+async def _post(url: str, body: bytes) -> httpx.Response:
+    """One POST of a JSON body."""
+    async with httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT) as client:
+        headers = {"Content-Type": "application/json; charset=utf-8"}
+        return await client.post(url, content=body, headers=headers)
+
+
+def post_json(url: str, body: bytes, deadline: float | None = None) -> None:
+    """POST a JSON body; raises on an error status, a failed connection, or when the whole
+    exchange takes longer than ``deadline`` seconds (default WEBHOOK_DEADLINE; TimeoutError).
+    httpx's timeouts apply to each connect, read and write: a server answering a byte at a
+    time never trips them, so the deadline is kept by asyncio around the whole request. The
+    event loop runs in its own thread: the caller may already be inside one (a Prefect or
+    FastAPI worker, Playwright in tests), where ``asyncio.run`` would refuse to start."""
+    request = asyncio.wait_for(_post(url, body), deadline or WEBHOOK_DEADLINE)
+    with _url_hidden_in_logs(httpx.URL(url)), ThreadPoolExecutor(1) as pool:
+        response = pool.submit(asyncio.run, request).result()
     response.raise_for_status()
+
+
+class _HideURL(logging.Filter):
+    """Shows a secret URL in httpx's log records as its scheme and host only."""
+
+    def __init__(self, url: httpx.URL) -> None:
+        super().__init__()
+        self.url = url
+
+    def _hidden(self, arg: object) -> object:
+        """The argument, or the secret URL without its path and query."""
+        if isinstance(arg, httpx.URL) and (arg.host, arg.path) == (self.url.host, self.url.path):
+            return f"{arg.scheme}://{arg.host}/…"
+        return arg
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's arguments; never drop it."""
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._hidden(a) for a in record.args)
+        return True
+
+
+@contextmanager
+def _url_hidden_in_logs(url: httpx.URL) -> Iterator[None]:
+    """httpx logs each request's URL (INFO); a webhook URL's path is its secret."""
+    hide, logger = _HideURL(url), logging.getLogger("httpx")
+    logger.addFilter(hide)
+    try:
+        yield
+    finally:
+        logger.removeFilter(hide)
 
 
 # --- delivery --------------------------------------------------------------------------------
 
-Sender = Callable[[Sequence[Alert], Settings, str], None]
-SENDERS: dict[str, Sender] = {"email": send_email, "webhook": send_webhook}
+
+@dataclass(frozen=True)
+class Post:
+    """One message a channel sends: the alerts it carries and how to send it."""
+
+    alert_ids: tuple[str, ...]
+    send: Callable[[], None]
+
+
+def email_posts(alerts: Sequence[Alert], settings: Settings, lang: str) -> list[Post]:
+    """One e-mail for the city's alerts (a mail has no size limit that matters here)."""
+    if not settings.smtp_host or not settings.alert_to:
+        raise ValueError("e-mail needs FRAMEWATCH_SMTP_HOST and FRAMEWATCH_ALERT_TO")
+    mail = build_email(build_message(alerts, lang), settings)
+    return [Post(tuple(a.id for a in alerts), partial(send_email, mail, settings))]
+
+
+def webhook_posts(alerts: Sequence[Alert], settings: Settings, lang: str) -> list[Post]:
+    """The webhook posts for the city's alerts, each within its service's limits."""
+    if settings.webhook_url is None:
+        raise ValueError("the webhook needs FRAMEWATCH_WEBHOOK_URL")
+    url = settings.webhook_url.get_secret_value()
+    return [
+        Post(ids, partial(post_json, url, json_bytes(payload)))
+        for ids, payload in webhook_payloads(alerts, settings.webhook_format, lang)
+    ]
+
+
+Planner = Callable[[Sequence[Alert], Settings, str], list[Post]]
+CHANNELS: dict[str, Planner] = {"email": email_posts, "webhook": webhook_posts}
 
 
 def configured_channels(settings: Settings) -> list[str]:
@@ -403,6 +520,67 @@ def configured_channels(settings: Settings) -> list[str]:
     if settings.webhook_url:
         channels.append("webhook")
     return channels
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What one channel did with one city's alerts."""
+
+    sent: frozenset[str]  # ids of the alerts delivered
+    error: str | None = None  # why the rest was not, safe to store and log
+    unreachable: bool = False  # the channel could not be reached: skip it for this run
+
+
+# Errors that mean the server could not be reached or did not answer in time: the next city
+# would only wait for the same timeout.
+UNREACHABLE = (
+    httpx.TransportError,
+    ConnectionError,
+    TimeoutError,
+    socket.gaierror,
+    smtplib.SMTPConnectError,
+    smtplib.SMTPServerDisconnected,
+)
+
+
+def describe(channel: str, exc: Exception) -> str:
+    """An error as stored and logged. A webhook error is its type and HTTP status only:
+    httpx names the URL in its messages, normalised (so replacing the configured string
+    would miss it), and the URL is the webhook's secret."""
+    if channel != "webhook":
+        return f"{channel}: {type(exc).__name__}: {exc}"
+    if isinstance(exc, httpx.HTTPStatusError):
+        return f"webhook: {type(exc).__name__}: HTTP {exc.response.status_code}"
+    return f"webhook: {type(exc).__name__}"
+
+
+def send_posts(channel: str, posts: Sequence[Post]) -> Delivery:
+    """Send the posts in order, stopping at the first failure: what went out is recorded
+    as delivered, the rest stays pending."""
+    sent: list[str] = []
+    for post in posts:
+        try:
+            post.send()
+        except Exception as exc:  # any failure of one channel must not stop the others
+            return Delivery(frozenset(sent), describe(channel, exc), isinstance(exc, UNREACHABLE))
+        sent += post.alert_ids
+    return Delivery(frozenset(sent))
+
+
+def deliver(
+    channel: str, alerts: Sequence[Alert], settings: Settings, lang: str, down: set[str]
+) -> Delivery:
+    """Send a city's alerts not yet delivered on the channel, unless it is ``down``."""
+    todo = [a for a in alerts if channel not in a.channels]
+    if not todo:
+        return Delivery(frozenset())
+    if channel in down:
+        return Delivery(frozenset(), f"{channel}: not tried, unreachable earlier in this run")
+    try:
+        posts = CHANNELS[channel](todo, settings, lang)
+    except Exception as exc:  # a message that cannot be built is this channel's failure
+        return Delivery(frozenset(), describe(channel, exc))
+    return send_posts(channel, posts)
 
 
 @dataclass(frozen=True)
@@ -417,58 +595,63 @@ class NotifyResult:
 def notify(
     con: duckdb.DuckDBPyConnection, settings: Settings, lang: str | None = None
 ) -> NotifyResult:
-    """Send every pending alert through every configured channel, one message per city and
-    channel, in the city's language (or ``lang``); record what each channel did.
+    """Send every pending alert through every configured channel, one message (or as many
+    posts as a webhook needs) per city and channel, in the city's language (or ``lang``);
+    record what each channel did.
 
     Never raises on a channel failure: the error is logged and stored on the alerts
-    (notify_error), which stay pending, so the next run retries the failed channel only.
+    (notify_error), which stay pending, so the next run retries what failed only. A channel
+    that could not be reached is skipped for the remaining cities of this call.
     """
     channels = configured_channels(settings)
     if not channels:
         return NotifyResult(0, 0, ())
-    since = datetime.now(UTC) - STALE_AFTER
-    delivered, failed, errors = 0, 0, []
-    for _, group in groupby(alert_store.pending_alerts(con, since), key=lambda a: a.city):
+    down: set[str] = set()
+    outcomes: list[bool] = []
+    errors: list[str] = []
+    for city, group in groupby(alert_store.pending_alerts(con, utc_now() - STALE_AFTER), _city):
         city_alerts = list(group)
-        outcome = _deliver(city_alerts, channels, settings, lang or city_alerts[0].lang)
-        errors += [e for e in outcome.values() if e]
-        for alert in city_alerts:
-            done, error = _result(alert, channels, outcome)
-            alert_store.mark_notified(con, [alert.id], done, error)
-            delivered, failed = delivered + (error is None), failed + (error is not None)
-    return NotifyResult(delivered, failed, tuple(errors))
+        lang_ = lang or city_alerts[0].lang
+        done = {c: deliver(c, city_alerts, settings, lang_, down) for c in channels}
+        down |= {c for c, d in done.items() if d.unreachable}
+        errors += _log_errors(city, done)
+        outcomes += _record(con, city_alerts, channels, done)
+    return NotifyResult(outcomes.count(True), outcomes.count(False), tuple(errors))
 
 
-def _deliver(
-    alerts: list[Alert], channels: list[str], settings: Settings, lang: str
-) -> dict[str, str | None]:
-    """Send a city's alerts on each channel that has not delivered them all; per channel
-    the error, or None when it delivered."""
-    outcome: dict[str, str | None] = {}
-    for channel in channels:
-        todo = [a for a in alerts if channel not in a.channels]
-        if not todo:
-            continue
-        try:
-            SENDERS[channel](todo, settings, lang)
-            outcome[channel] = None
-        except Exception as exc:  # any failure of one channel must not stop the others
-            outcome[channel] = _redact(f"{channel}: {type(exc).__name__}: {exc}", settings)
-            log.warning("alerts for %s not sent: %s", alerts[0].city, outcome[channel])
-    return outcome
+def _city(alert: Alert) -> str:
+    """The key alerts are grouped by: one message per city."""
+    return alert.city
 
 
-def _redact(error: str, settings: Settings) -> str:
-    """An error message without the webhook URL: a Slack or Teams webhook URL is a secret
-    (whoever has it can post), and httpx names the URL in its errors."""
-    return error.replace(settings.webhook_url, "<webhook>") if settings.webhook_url else error
+def _log_errors(city: str, done: dict[str, Delivery]) -> list[str]:
+    """Log each channel's error for the city (already free of secrets); return them."""
+    errors = [d.error for d in done.values() if d.error]
+    for error in errors:
+        log.warning("alerts for %s not sent: %s", city, error)
+    return errors
+
+
+def _record(
+    con: duckdb.DuckDBPyConnection,
+    alerts: Sequence[Alert],
+    channels: list[str],
+    done: dict[str, Delivery],
+) -> list[bool]:
+    """Mark each alert with the channels that delivered it now; True where it is done."""
+    outcomes = []
+    for alert in alerts:
+        delivered, error = _result(alert, channels, done)
+        alert_store.mark_notified(con, [alert.id], delivered, error)
+        outcomes.append(error is None)
+    return outcomes
 
 
 def _result(
-    alert: Alert, channels: list[str], outcome: dict[str, str | None]
+    alert: Alert, channels: list[str], done: dict[str, Delivery]
 ) -> tuple[list[str], str | None]:
-    """The channels that delivered this alert now, and the errors of those that failed."""
-    needed = [c for c in channels if c not in alert.channels and c in outcome]
-    done = [c for c in needed if outcome[c] is None]
-    errors = [str(outcome[c]) for c in needed if outcome[c] is not None]
-    return done, "; ".join(errors) or None
+    """The channels that delivered this alert now, and the errors of those that did not."""
+    needed = [c for c in channels if c not in alert.channels]
+    delivered = [c for c in needed if alert.id in done[c].sent]
+    errors = [done[c].error or f"{c}: not sent" for c in needed if c not in delivered]
+    return delivered, "; ".join(errors) or None

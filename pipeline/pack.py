@@ -18,26 +18,29 @@ How examples are chosen (docs/packs.md says the same for trainers):
   never more than ``MAX_SHARE`` of the article: the pack quotes, it does not republish;
 - good practice: articles with a hero frame or that quote migrants themselves, same rules.
 
-Names of private persons are pseudonymised (``models.pseudonymise``) before anything is shown.
+Names of private persons are pseudonymised (``models.pseudonymise``) before anything is shown,
+and a source link whose address spells such a name points to the outlet's home page only.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import duckdb
 
-from dashboards.i18n import fmt_date, locale, translator
+from dashboards.i18n import fmt_date, fmt_period, locale, translator
 from models.labels import load_labels
-from models.pseudonymise import Pseudonymiser, Redacted, load_public_figures
-from pipeline.aggregate import Period, last_days
+from models.pseudonymise import MIN_INSIDE, Pseudonymiser, Redacted, fold, load_public_figures
+from pipeline.aggregate import GOOD_PRACTICE, Period, last_days
+from pipeline.urls import is_web_url
 
-GOOD_PRACTICE = ("hero_contribution", "hero_integration")
 GOOD_PRACTICE_COUNT = 3
 MAX_PER_OUTLET = 2
 MAX_EXCERPT = 400  # characters of an excerpt, at most
@@ -74,6 +77,7 @@ class PackExample:
     lang: str
     date: str
     url: str | None  # http(s) only; None when the stored URL is anything else
+    link_shortened: bool  # the URL spelled a pseudonymised name: only the outlet's home page
     score: float
     reviewed: bool
     frame: str
@@ -121,6 +125,11 @@ class Pack:
     prompts: tuple[str, ...]
     other_languages: tuple[str, ...]  # languages used because the pack's own had too few
     pseudonyms: int  # private persons pseudonymised
+
+    @property
+    def period_dates(self) -> str:
+        """The first and last day the pack covers, in the pack's language."""
+        return fmt_period(self.period.start, self.period.end, self.lang)
 
     @property
     def other_language_names(self) -> tuple[str, ...]:
@@ -284,7 +293,16 @@ def window(text: str, start: int, end: int, cues: Sequence[Highlight]) -> tuple[
     a = max(0, start - spare // 2)
     b = min(len(text), end + (spare - (start - a)))
     a = max(0, min(a, b - size))
-    return _snap(text, a, start, True), _snap(text, b, end, False)
+    return _strip(text, _snap(text, a, start, True), _snap(text, b, end, False))
+
+
+def _strip(text: str, a: int, b: int) -> tuple[int, int]:
+    """An excerpt's edges moved past spaces and line breaks, so it starts and ends on a word."""
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    return a, b
 
 
 def _snap(text: str, pos: int, limit: int, forward: bool) -> int:
@@ -332,6 +350,7 @@ def example(
 ) -> PackExample:
     """A pack example: excerpt around the evidence, highlights moved through pseudonymising."""
     ev = evidence(con, c)
+    link = safe_link(c.url, pseudo.name_words())
     a, b = window(c.text, ev.start, ev.end, ev.cues)
     marks = in_window([*ev.cues, *terms(con, c.article_id)], a, b)
     src = source(c)
@@ -345,7 +364,8 @@ def example(
         outlet=c.outlet,
         lang=c.lang,
         date=fmt_date(c.published, lang) if c.published else "",
-        url=c.url if c.url.lower().startswith(("http://", "https://")) else None,
+        url=link.url,
+        link_shortened=link.shortened,
         score=round(float(c.score), 2),
         reviewed=bool(c.reviewed),
         frame=c.frame,
@@ -354,6 +374,40 @@ def example(
         cut_before=a > 0,
         cut_after=b < len(c.text),
     )
+
+
+@dataclass(frozen=True)
+class Link:
+    """The source link an example shows: None for no link, and whether it was shortened."""
+
+    url: str | None
+    shortened: bool
+
+
+def safe_link(url: str, names: frozenset[str]) -> Link:
+    """The article's URL where it is a web address that spells no hidden name; else the
+    outlet's home page (scheme and host), since a slug like '/mehmet-aydin-34-festgenommen'
+    would undo the pseudonym on screen, on paper and in the Markdown. A host that spells a
+    name gets no link at all."""
+    if not is_web_url(url):
+        return Link(None, False)
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if _spells(host, names):
+        return Link(None, False)
+    rest = url.split(parts.netloc, 1)[1]
+    if not _spells(unquote(rest), names):
+        return Link(url, False)
+    port = f":{parts.port}" if parts.port else ""
+    return Link(f"{parts.scheme.lower()}://{host}{port}/", True)
+
+
+def _spells(text: str, names: frozenset[str]) -> bool:
+    """Whether a piece of a URL contains a name word: a slug word equal to it, or holding
+    it when the name is long enough not to turn up by chance ('mehmetaydin', 'aydins')."""
+    words = [w for w in re.split(r"[^a-z0-9]+", fold(text)) if w]
+    pieces = {p for n in names for p in re.split(r"[^a-z0-9]+", n) if p}
+    return any(w == p or (len(p) >= MIN_INSIDE and p in w) for w in words for p in pieces)
 
 
 def _moved(marks: Sequence[Highlight], body: Redacted) -> tuple[Highlight, ...]:

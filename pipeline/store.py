@@ -146,7 +146,9 @@ def open_readonly(path: Path) -> duckdb.DuckDBPyConnection:
 _now = utc_now  # naive UTC: DuckDB TIMESTAMP columns hold UTC without a zone
 
 
-def _write(con: duckdb.DuckDBPyConnection, sql: str, rows: list[dict[str, Any]] | pa.Table) -> None:
+def write_rows(
+    con: duckdb.DuckDBPyConnection, sql: str, rows: list[dict[str, Any]] | pa.Table
+) -> None:
     """Run one INSERT ... SELECT over rows handed to DuckDB as an Arrow table (given as a
     table when nested columns need an explicit schema)."""
     if len(rows) == 0:
@@ -182,7 +184,7 @@ def add_annotations(
     for row in rows:
         row.pop("group")
     with transaction(con):
-        _write(con, "INSERT OR REPLACE INTO annotations BY NAME SELECT * FROM batch", rows)
+        write_rows(con, "INSERT OR REPLACE INTO annotations BY NAME SELECT * FROM batch", rows)
     return len(rows)
 
 
@@ -202,7 +204,7 @@ def upsert_sources(con: duckdb.DuckDBPyConnection, sources: Sequence[Source]) ->
         }
         for s in sources
     ]
-    _write(con, "INSERT OR REPLACE INTO sources SELECT * FROM batch", rows)
+    write_rows(con, "INSERT OR REPLACE INTO sources SELECT * FROM batch", rows)
 
 
 def start_run(con: duckdb.DuckDBPyConnection, run_id: str, sources_file: str) -> None:
@@ -239,7 +241,7 @@ def log_fetches(
         }
         for o in outcomes
     ]
-    _write(con, "INSERT INTO fetch_log SELECT * FROM batch", rows)
+    write_rows(con, "INSERT INTO fetch_log SELECT * FROM batch", rows)
     return len(rows)
 
 
@@ -314,8 +316,8 @@ def _insert_articles(
     """Insert new article rows with their stories and signatures, then link exact copies."""
     for row in rows:
         row["story_id"] = stories.get(row["id"], row["id"])
-    _write(con, _ARTICLE_INSERT, rows)
-    _write(con, "INSERT OR REPLACE INTO article_signatures SELECT * FROM batch", signatures)
+    write_rows(con, _ARTICLE_INSERT, rows)
+    write_rows(con, "INSERT OR REPLACE INTO article_signatures SELECT * FROM batch", signatures)
     if rows:
         _mark_duplicates(con)
         _exact_copy_stories(con, [r["id"] for r in rows])
@@ -450,7 +452,7 @@ def _write_keys(con: duckdb.DuckDBPyConnection, keys: Iterable[Key]) -> None:
     """Add keys to url_keys (those already there are left alone), in the caller's
     transaction."""
     rows = [{"key": k, "source_id": src} for k, src in dict.fromkeys(keys)]
-    _write(con, "INSERT OR IGNORE INTO url_keys SELECT key, source_id FROM batch", rows)
+    write_rows(con, "INSERT OR IGNORE INTO url_keys SELECT key, source_id FROM batch", rows)
 
 
 _ARTICLE_INSERT = """
@@ -633,7 +635,7 @@ def _save_raw_pages(
             for p in unique[start : start + RAW_WRITE_BATCH]
         ]
         table = pa.Table.from_pylist(rows, schema=_RAW_SCHEMA)
-        _write(con, "INSERT OR REPLACE INTO raw_pages BY NAME SELECT * FROM batch", table)
+        write_rows(con, "INSERT OR REPLACE INTO raw_pages BY NAME SELECT * FROM batch", table)
     return len(unique)
 
 
@@ -803,9 +805,9 @@ def update_reextracted(
     stories, signatures = _plan_stories(con, [*restoried, *(_signed(r) for r in rows)])
     keys = _article_keys(unique)
     with transaction(con):
-        _write(con, _REEXTRACT_UPDATE, [_reextract_row(a) for a in existing])
+        write_rows(con, _REEXTRACT_UPDATE, [_reextract_row(a) for a in existing])
         _reset_classification(con, [a.id for a in changed])
-        _write(
+        write_rows(
             con,
             "UPDATE articles SET story_id = b.story_id FROM batch AS b WHERE articles.id = b.id",
             [{"id": a.id, "story_id": stories[a.id]} for a in restoried],
@@ -911,7 +913,7 @@ def _relink_duplicates(con: duckdb.DuckDBPyConnection) -> None:
 def _link_raw_pages(con: duckdb.DuckDBPyConnection, articles: Sequence[Article]) -> None:
     """Point each raw page at the article its extraction yielded."""
     rows = [{"url_id": url_id(a.url), "article_id": a.id} for a in articles]
-    _write(
+    write_rows(
         con,
         "UPDATE raw_pages SET article_id = b.article_id FROM batch AS b"
         " WHERE raw_pages.url_id = b.url_id",
@@ -1013,7 +1015,7 @@ def _update_feed_states(
         states[o.url] = feeds.next_state(states.get(o.url), o, disable_after)
     urls = dict.fromkeys(o.url for o in polled)
     rows = [_feed_state_row(states[url], now) for url in urls]
-    _write(con, "INSERT OR REPLACE INTO feed_state BY NAME SELECT * FROM batch", rows)
+    write_rows(con, "INSERT OR REPLACE INTO feed_state BY NAME SELECT * FROM batch", rows)
 
 
 def _feed_state_row(state: FeedState, now: datetime) -> dict[str, Any]:
@@ -1051,15 +1053,21 @@ def save_framings(con: duckdb.DuckDBPyConnection, framings: Sequence[Framing]) -
     with transaction(con):
         for table in ("article_frames", "article_terms", "article_evidence", "article_quotes"):
             con.execute(f"DELETE FROM {table} WHERE article_id IN ?", [ids])
-        _write(con, "INSERT INTO article_frames BY NAME SELECT * FROM batch", _frame_rows(framings))
-        _write(con, "INSERT INTO article_terms BY NAME SELECT * FROM batch", _term_rows(framings))
-        _write(
+        write_rows(
+            con, "INSERT INTO article_frames BY NAME SELECT * FROM batch", _frame_rows(framings)
+        )
+        write_rows(
+            con, "INSERT INTO article_terms BY NAME SELECT * FROM batch", _term_rows(framings)
+        )
+        write_rows(
             con,
             "INSERT INTO article_evidence BY NAME SELECT * FROM batch",
             _evidence_table(framings),
         )
-        _write(con, "INSERT INTO article_quotes BY NAME SELECT * FROM batch", _quote_rows(framings))
-        _write(
+        write_rows(
+            con, "INSERT INTO article_quotes BY NAME SELECT * FROM batch", _quote_rows(framings)
+        )
+        write_rows(
             con,
             _ARTICLE_UPDATE,
             [

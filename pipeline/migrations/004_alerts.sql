@@ -37,7 +37,7 @@ SELECT a.id AS alert_id, a.period_start, a.scope, a.city, a.source_id, a.kind, a
        e.article_id, e.title, e.url, e.outlet, e.published_at, e.sentence
 FROM alerts a, unnest(a.evidence) AS u(e);
 
-COMMENT ON TABLE alerts IS 'A frame or dehumanising metaphor whose share of counted migration articles rose significantly (Fisher''s exact test, as in the report) against the 8 periods before, per city and per outlet, with its evidence and whether it was sent (pipeline/alerts.py, pipeline/notify.py).';
+COMMENT ON TABLE alerts IS 'A frame or dehumanising metaphor whose share of counted migration articles rose significantly (Fisher''s exact test, as in the report) against the 8 periods before, in at least 3 articles of the period, per city and per outlet, with its evidence and whether it was sent (pipeline/alerts.py, pipeline/notify.py).';
 COMMENT ON COLUMN alerts.id IS 'sha1 of period_start, scope, city, source_id, kind and subject, 16 hex digits: a rerun inserts nothing twice';
 COMMENT ON COLUMN alerts.created_at IS 'when the alert was detected (UTC)';
 COMMENT ON COLUMN alerts.period_start IS 'first instant of the period compared (UTC)';
@@ -49,7 +49,7 @@ COMMENT ON COLUMN alerts.outlet IS 'outlet name (sources.name) when the alert wa
 COMMENT ON COLUMN alerts.lang IS 'language of the message: the most common declared language of the city''s outlets';
 COMMENT ON COLUMN alerts.kind IS 'frame | metaphor';
 COMMENT ON COLUMN alerts.subject IS 'frame code (models/labels.yaml) or metaphor lexicon entry (article_terms.term)';
-COMMENT ON COLUMN alerts.articles IS 'counted migration articles of the period carrying the subject';
+COMMENT ON COLUMN alerts.articles IS 'counted migration articles of the period carrying the subject (at least 3 for an alert)';
 COMMENT ON COLUMN alerts.total IS 'counted migration articles of the period in the scope';
 COMMENT ON COLUMN alerts.share IS 'articles / total';
 COMMENT ON COLUMN alerts.baseline_articles IS 'counted migration articles of the baseline carrying the subject';
@@ -60,8 +60,8 @@ COMMENT ON COLUMN alerts.evidence IS 'up to 3 example articles of the period: th
 COMMENT ON COLUMN alerts.model_versions IS 'model versions that classified the counted articles of the period and the baseline; more than one means part of the change may come from a new model';
 COMMENT ON COLUMN alerts.query IS 'the SQL behind articles and total, with its parameters';
 COMMENT ON COLUMN alerts.notified_at IS 'when every configured channel had delivered the alert (UTC); NULL while pending';
-COMMENT ON COLUMN alerts.channels IS 'channels that delivered it: email, webhook';
-COMMENT ON COLUMN alerts.notify_error IS 'why the last delivery attempt failed (kept for the record after a later success); the next run retries';
+COMMENT ON COLUMN alerts.channels IS 'channels that delivered it: email, webhook (a webhook post carrying it went out)';
+COMMENT ON COLUMN alerts.notify_error IS 'why the last delivery attempt failed (kept for the record after a later success); the next run retries. Webhook errors are the exception type and HTTP status only, never the URL';
 
 COMMENT ON VIEW alert_evidence IS 'One row per example article of each alert (alerts.evidence unnested).';
 COMMENT ON COLUMN alert_evidence.alert_id IS 'alerts.id';

@@ -6,11 +6,16 @@ title, text, outlet and URL are attack payloads, and enough filler to need two l
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -19,6 +24,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import duckdb
+import httpx
 import pytest
 import yaml
 from fastapi.testclient import TestClient
@@ -26,22 +32,22 @@ from markupsafe import escape
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from dashboards.app import (
-    CSP,
-    DashboardConfigError,
-    Span,
-    accepted_language,
-    create_app,
-    highlight,
+from dashboards import sessions, views
+from dashboards.app import CSP, DashboardConfigError, create_app
+from dashboards.i18n import LANGUAGES
+from dashboards.sessions import (
+    MAX_FAILURES,
+    SESSION_SECONDS,
     is_loopback,
-    safe_link,
+    load_secret,
+    secret_path,
     sign,
     unsign,
 )
-from dashboards.i18n import LANGUAGES
+from dashboards.views import Span, accepted_language, highlight, safe_link
 from models.data import load_annotations
 from models.labels import load_labels
-from pipeline.annotations import spool_path
+from pipeline.annotations import Review, spool_lock, spool_path, spool_review
 from pipeline.config import Settings
 from pipeline.store import open_store
 
@@ -253,10 +259,24 @@ def site(tmp_path: Path, built_db: Path) -> Settings:
     return Settings(db=db, reports=reports, dashboard_host="127.0.0.1", dashboard_token=None)
 
 
+LOCAL = ("127.0.0.1", 50000)  # the browser's address: this machine
+TOKEN = "correct-horse-battery-staple"  # a token long enough to be accepted
+
+
+def local_client(settings: Settings, base_url: str = "http://127.0.0.1") -> TestClient:
+    """A client of the dashboard that connects from this machine."""
+    return TestClient(create_app(settings), base_url=base_url, client=LOCAL)
+
+
+def with_token(site: Settings, host: str = "0.0.0.0", token: str = TOKEN) -> Settings:
+    """The site's settings with a login token (and a bind address)."""
+    return site.model_copy(update={"dashboard_host": host, "dashboard_token": SecretStr(token)})
+
+
 @pytest.fixture()
 def client(site: Settings) -> Iterator[TestClient]:
     """An HTTP client of the loopback dashboard."""
-    with TestClient(create_app(site), base_url="http://127.0.0.1") as c:
+    with local_client(site) as c:
         yield c
 
 
@@ -514,7 +534,7 @@ def test_a_review_without_the_csrf_token_is_refused(client: TestClient, site: Se
     assert client.post("/articles/crime1/review", data=form).status_code == 403
     forged = {**form, "csrf": "forged"}
     assert client.post("/articles/crime1/review", data=forged).status_code == 403
-    with TestClient(create_app(site), base_url="http://127.0.0.1") as stranger:
+    with local_client(site) as stranger:
         assert stranger.post("/articles/crime1/review", data=forged).status_code == 403
     assert annotations(site.db) == []
 
@@ -620,10 +640,8 @@ def test_an_exposed_dashboard_needs_a_token(site: Settings) -> None:
 
 
 def test_an_exposed_dashboard_asks_for_the_token(site: Settings) -> None:
-    exposed = site.model_copy(
-        update={"dashboard_host": "0.0.0.0", "dashboard_token": SecretStr("s3cret-token")}
-    )
-    with TestClient(create_app(exposed), base_url="http://10.0.0.5") as c:
+    exposed = with_token(site)
+    with TestClient(create_app(exposed), base_url="https://10.0.0.5") as c:
         for url in ("/", "/articles/crime1", "/reports/2026-11-09-all-de.md", "/health"):
             response = c.get(url, follow_redirects=False)
             assert response.status_code == 303, url
@@ -636,7 +654,7 @@ def test_an_exposed_dashboard_asks_for_the_token(site: Settings) -> None:
         assert c.post("/login", data=form, follow_redirects=False).status_code == 303
         assert c.get("/health", follow_redirects=False).status_code == 303
         assert "not correct" in c.get("/login").text
-        form = {"csrf": csrf_of(c.get("/login").text), "token": "s3cret-token", "next": "/health"}
+        form = {"csrf": csrf_of(c.get("/login").text), "token": TOKEN, "next": "/health"}
         response = c.post("/login", data=form, follow_redirects=False)
         assert response.headers["location"] == "/health"
         assert c.get("/health").status_code == 200
@@ -649,11 +667,8 @@ def test_an_exposed_dashboard_asks_for_the_token(site: Settings) -> None:
 
 
 def test_login_goes_back_only_to_this_site(site: Settings) -> None:
-    exposed = site.model_copy(
-        update={"dashboard_host": "0.0.0.0", "dashboard_token": SecretStr("tok")}
-    )
-    with TestClient(create_app(exposed), base_url="http://10.0.0.5") as c:
-        form = {"csrf": csrf_of(c.get("/login").text), "token": "tok", "next": "//evil.example/"}
+    with TestClient(create_app(with_token(site)), base_url="https://10.0.0.5") as c:
+        form = {"csrf": csrf_of(c.get("/login").text), "token": TOKEN, "next": "//evil.example/"}
         assert c.post("/login", data=form, follow_redirects=False).headers["location"] == "/"
 
 
@@ -715,3 +730,390 @@ def test_signed_cookies_refuse_tampering() -> None:
 def test_loopback_addresses() -> None:
     assert all(is_loopback(h) for h in ("127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost"))
     assert not any(is_loopback(h) for h in ("0.0.0.0", "192.168.1.2", "example.org", "::"))
+
+
+# --- access: a token means a login; without one, this machine only ---------------------------
+
+
+def test_a_token_means_a_login_even_on_loopback(site: Settings) -> None:
+    # Behind nginx on the same machine the app binds 127.0.0.1: the token must still count.
+    with local_client(with_token(site, host="127.0.0.1"), "https://127.0.0.1") as c:
+        response = c.get("/", follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"].startswith("/login")
+
+
+@pytest.mark.parametrize(
+    ("address", "headers"),
+    [
+        ("192.168.1.20", {}),
+        ("127.0.0.1", {"X-Forwarded-For": "203.0.113.9"}),
+        ("127.0.0.1", {"Forwarded": "for=203.0.113.9;proto=https"}),
+        ("127.0.0.1", {"X-Forwarded-Host": "dash.example.org"}),
+        ("127.0.0.1", {"X-Real-IP": "203.0.113.9"}),
+    ],
+)
+def test_without_a_token_only_this_machine_gets_in(
+    site: Settings, address: str, headers: dict[str, str]
+) -> None:
+    app = create_app(site)
+    with TestClient(app, base_url="http://127.0.0.1", client=(address, 4000)) as c:
+        for url in ("/", "/articles/crime1", "/login"):
+            response = c.get(url, headers=headers)
+            assert response.status_code == 403, (url, headers)
+            assert "FRAMEWATCH_DASHBOARD_TOKEN" in response.text
+            assert response.headers["content-security-policy"] == CSP
+        assert "Stadtkurier" not in c.get("/health", headers=headers).text
+
+
+def test_the_proxy_refusal_is_translated(site: Settings) -> None:
+    with local_client(site) as c:
+        html = c.get("/?ui=de", headers={"X-Forwarded-For": "203.0.113.9"}).text
+    assert "Proxy" in html and "FRAMEWATCH_DASHBOARD_TOKEN" in html and 'lang="de"' in html
+
+
+def test_a_short_token_is_refused(site: Settings) -> None:
+    with pytest.raises(DashboardConfigError, match="at least 16 characters"):
+        create_app(with_token(site, token="s3cret"))
+
+
+# --- sessions -------------------------------------------------------------------------------
+
+
+def login(c: TestClient, token: str = TOKEN) -> None:
+    """Log in through the form."""
+    form = {"csrf": csrf_of(c.get("/login").text), "token": token, "next": "/"}
+    c.post("/login", data=form, follow_redirects=False)
+
+
+def use_cookie(c: TestClient, value: str) -> None:
+    """Make the client send this session cookie, and only this one."""
+    c.cookies.clear()
+    c.cookies.set("fw_session", value)
+
+
+def test_cookies_are_not_signed_with_the_token(site: Settings) -> None:
+    settings = with_token(site)
+    with local_client(settings, "https://127.0.0.1") as c:
+        anonymous = c.get("/login").cookies["fw_session"]
+    # The old key, derived from the token: a visitor could test token guesses offline.
+    derived = hashlib.sha256(b"framewatch-session\0" + TOKEN.encode()).digest()
+    assert unsign(derived, anonymous) is None
+    secret_file = secret_path(site.db)
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    assert unsign(load_secret(site.db), anonymous) is not None
+    assert TOKEN not in secret_file.read_text()
+
+
+def test_sessions_survive_a_restart_but_not_a_new_token(site: Settings) -> None:
+    with local_client(with_token(site), "https://127.0.0.1") as first:
+        login(first)
+        assert first.get("/health", follow_redirects=False).status_code == 200
+        cookie = first.cookies["fw_session"]
+    with local_client(with_token(site), "https://127.0.0.1") as again:
+        use_cookie(again, cookie)
+        assert again.get("/health", follow_redirects=False).status_code == 200
+    other = with_token(site, token="another-token-of-enough-length")
+    with local_client(other, "https://127.0.0.1") as changed:
+        use_cookie(changed, cookie)
+        assert changed.get("/health", follow_redirects=False).status_code == 303
+
+
+def test_sessions_expire_after_twelve_hours(site: Settings) -> None:
+    secret = load_secret(site.db)
+    with local_client(with_token(site), "https://127.0.0.1") as c:
+        login(c)
+        session = unsign(secret, c.cookies["fw_session"])
+        assert session and session["auth"] is True
+        old = {**session, "iat": int(time.time()) - SESSION_SECONDS - 60}
+        use_cookie(c, sign(secret, old))
+        assert c.get("/health", follow_redirects=False).status_code == 303
+        use_cookie(c, sign(secret, {**session, "iat": int(time.time()) - 60}))
+        assert c.get("/health", follow_redirects=False).status_code == 200
+
+
+def test_a_logged_out_cookie_stays_logged_out(site: Settings) -> None:
+    with local_client(with_token(site), "https://127.0.0.1") as c:
+        login(c)
+        cookie = c.cookies["fw_session"]
+        c.post("/logout", data={"csrf": csrf_of(c.get("/").text)}, follow_redirects=False)
+        use_cookie(c, cookie)  # a copy kept from before the logout
+        assert c.get("/health", follow_redirects=False).status_code == 303
+
+
+def test_cookies_are_secure_when_a_token_is_set(site: Settings) -> None:
+    # Over plain http too: the proxy in front speaks HTTPS, the app sees http.
+    with local_client(with_token(site), "http://127.0.0.1") as c:
+        assert "secure" in c.get("/login").headers["set-cookie"].lower()
+
+
+# --- logins ---------------------------------------------------------------------------------
+
+
+def test_wrong_tokens_are_throttled_per_client(
+    site: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sessions, "LOGIN_FAILURE_DELAY", 0.01)
+    app = create_app(with_token(site))
+    with TestClient(app, base_url="https://10.0.0.5", client=("203.0.113.9", 4000)) as c:
+        for _ in range(MAX_FAILURES):
+            form = {"csrf": csrf_of(c.get("/login").text), "token": "wrong", "next": "/"}
+            assert c.post("/login", data=form, follow_redirects=False).status_code == 303
+        form = {"csrf": csrf_of(c.get("/login").text), "token": TOKEN, "next": "/"}
+        refused = c.post("/login", data=form, follow_redirects=False)
+        assert refused.status_code == 429 and "Wait ten minutes" in refused.text
+    with TestClient(app, base_url="https://10.0.0.5", client=("203.0.113.10", 4000)) as other:
+        login(other)
+        assert other.get("/health", follow_redirects=False).status_code == 200
+
+
+def test_a_wrong_token_holds_no_worker_thread(site: Settings) -> None:
+    """Many wrong tokens at once must not stall other pages (the delay is awaited, and the
+    throttle refuses most of them at once)."""
+    app = create_app(with_token(site))
+
+    async def attack() -> float:
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 4000))
+        async with httpx.AsyncClient(transport=transport, base_url="https://10.0.0.5") as c:
+            form = {"csrf": csrf_of((await c.get("/login")).text), "token": "wrong"}
+            guesses = [asyncio.create_task(c.post("/login", data=form)) for _ in range(45)]
+            await asyncio.sleep(0.2)  # the guesses are waiting now
+            started = time.monotonic()
+            assert (await c.get("/login")).status_code == 200
+            took = time.monotonic() - started
+            codes = sorted({r.status_code for r in await asyncio.gather(*guesses)})
+            return took, codes
+
+    took, codes = asyncio.run(attack())
+    assert took < 0.5  # a sleeping sync handler per guess would exhaust the thread pool
+    assert codes == [303, 429]  # ten were delayed, the rest refused at once
+
+
+# --- odd input ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("page=²", None),
+        ("page=0", None),
+        ("page=-3", None),
+        ("to=9999-12-31", "Dates must lie between 1990 and 2100"),
+        ("from=0001-01-01", "Dates must lie between 1990 and 2100"),
+        ("from=1990-01-01&to=2100-12-31", None),
+        ("week=0001-W01", "Dates must lie between 1990 and 2100"),
+        ("week=9999-W52", "Dates must lie between 1990 and 2100"),
+    ],
+)
+def test_odd_filter_values_are_handled(client: TestClient, query: str, message: str) -> None:
+    response = client.get(f"/?{query}")
+    assert response.status_code == 200, query
+    if message:
+        assert message in response.text
+        assert len(listed(response.text)) == 25  # the default period instead
+
+
+def test_a_huge_page_number_shows_the_last_page(client: TestClient) -> None:
+    for page in ("99", "99999999999999999999999999"):
+        html = client.get(f"/?page={page}").text
+        assert "page 2 of 2" in html
+        assert len(listed(html)) == len(DOCS) - 1 - 25
+
+
+def test_an_article_dated_year_9999_does_not_break_the_overview(site: Settings) -> None:
+    con = open_store(site.db)
+    try:
+        con.execute("UPDATE articles SET published_at = '9999-12-31 10:00' WHERE id = 'fill00'")
+    finally:
+        con.close()
+    with local_client(site) as c:
+        assert c.get("/").status_code == 200
+
+
+def test_language_links_stay_on_this_site(client: TestClient) -> None:
+    response = client.get("http://127.0.0.1//evil.example/x?city=Dublin")
+    links = re.findall(r'<a href="([^"]*)" hreflang="(\w+)"', response.text)
+    assert len(links) == len(LANGUAGES)
+    for href, lang in links:
+        assert href == f"?city=Dublin&amp;ui={lang}", href
+
+
+def test_odd_characters_in_cookies_and_forms_are_refused_not_errors(client: TestClient) -> None:
+    for cookie in ("fw_session=\u00e9t\u00e9.abc", "fw_session=abc.\u00e9\u00e9"):
+        response = client.get("/", headers={"cookie": cookie.encode("utf-8")})
+        assert response.status_code == 200
+    client.get("/articles/crime1")
+    form = {"csrf": "\u00e9\u00e9\u00e9", "reviewer": "Ana", "migration": "yes"}
+    assert client.post("/articles/crime1/review", data=form).status_code == 403
+    assert client.post("/login", data={"csrf": "\u00fc", "token": "x"}).status_code == 403
+
+
+# --- connections are short --------------------------------------------------------------------
+
+
+def test_no_connection_is_open_while_drawing_or_highlighting(
+    client: TestClient, site: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB refuses a read-write connection while this process holds a read-only one, so
+    opening one proves that the page's connection was closed before the slow part."""
+    seen: list[str] = []
+
+    def write_meanwhile(what: str) -> None:
+        open_store(site.db).close()
+        seen.append(what)
+
+    def chart(*args: object) -> str:
+        write_meanwhile("chart")
+        return "<svg></svg>"
+
+    real_highlight = views.highlight
+
+    def highlight_later(text: str, spans: list[Span]) -> object:
+        write_meanwhile("highlight")
+        return real_highlight(text, spans)
+
+    monkeypatch.setattr(views, "group_chart", chart)
+    monkeypatch.setattr(views, "highlight", highlight_later)
+    assert client.get("/").status_code == 200
+    assert client.get("/articles/crime1").status_code == 200
+    assert seen == ["chart", "highlight"]
+
+
+# --- reviews: text, time, the spool -------------------------------------------------------------
+
+
+FIRST_SENTENCE = "Am Samstag gab es am Bahnhof Streit."
+
+
+def add_unassigned_evidence(db: Path) -> None:
+    """Give crime1 a best sentence for threat_security, a frame the model did not assign."""
+    con = open_store(db)
+    try:
+        con.execute(
+            "INSERT INTO article_evidence VALUES ('crime1', 'threat_security', 1, 0.2, ?, 0, ?,"
+            " [], ?)",
+            [FIRST_SENTENCE, len(FIRST_SENTENCE), MODEL],
+        )
+    finally:
+        con.close()
+
+
+def test_a_correction_is_stored_on_the_evidence_of_the_frames_it_names(
+    client: TestClient, site: Settings
+) -> None:
+    add_unassigned_evidence(site.db)
+    body = re.search(r'<div class="body">(.*?)</div>', client.get("/articles/crime1").text, re.S)
+    assert body and FIRST_SENTENCE in body.group(1)
+    assert f">{FIRST_SENTENCE}<" not in body.group(1).replace("<mark", "\n<mark")  # not marked
+    review(client, "crime1", reviewer="Ana", labels=["threat_security"], migration="yes")
+    review(client, "crime1", reviewer="Bo", action="confirm",
+           model_labels=["threat_public_order"], model_migration="yes")  # fmt: skip
+    texts = {r[1]: r[6] for r in annotations(site.db)}
+    assert texts["Ana"] == f"Schlägerei am Bahnhof\n{FIRST_SENTENCE}\n{CRIME_SENTENCE}"
+    assert texts["Bo"] == f"Schlägerei am Bahnhof\n{CRIME_SENTENCE}"
+
+
+def spooled(reviewer: str, article: str, at: datetime) -> Review:
+    """A review as the dashboard would have spooled it at ``at``."""
+    return Review(article, reviewer, True, ("threat_security",), "", at)
+
+
+def test_bad_spool_lines_are_set_aside_and_the_rest_stored_with_their_time(
+    client: TestClient, site: Settings
+) -> None:
+    spool = spool_path(site.db)
+    made = datetime(2026, 11, 2, 8, 15)
+    spool_review(spool, spooled("Dana", "crime1", made))
+    with spool.open("ab") as fh:
+        fh.write(b"not json at all\n")
+        fh.write(b'{"article_id": "victim1", "reviewer": "Ha')  # a crash mid-write
+    spool_review(spool, spooled("Eli", "victim1", made + timedelta(minutes=5)))
+    lines = spool.read_bytes().splitlines()
+    assert len(lines) == 4 and lines[-1].startswith(b'{"article_id": "victim1", "reviewer": "Eli"')
+    # The next review stores the readable ones, each at its own time, and sets the rest aside.
+    review(client, "hero1", reviewer="Fay", labels=["hero_contribution"], migration="yes")
+    rows = {r[1]: r for r in annotations(site.db)}
+    assert set(rows) == {"Dana", "Eli", "Fay"}
+    assert rows["Dana"][2] == made and rows["Eli"][2] == made + timedelta(minutes=5)
+    assert rows["Fay"][2] > made  # stored now
+    assert not spool.exists()
+    rejected = spool.with_name(spool.name + ".rejected").read_bytes().splitlines()
+    assert rejected == [b"not json at all", b'{"article_id": "victim1", "reviewer": "Ha']
+
+
+def test_appending_waits_for_the_spool_lock(site: Settings) -> None:
+    spool = spool_path(site.db)
+    done = threading.Event()
+
+    def append() -> None:
+        spool_review(spool, spooled("Gil", "crime1", datetime(2026, 11, 2)))
+        done.set()
+
+    with spool_lock(spool):
+        worker = threading.Thread(target=append)
+        worker.start()
+        assert not done.wait(0.3)  # held back while the spool is being taken
+        assert not spool.exists()
+    worker.join(timeout=10)
+    assert done.is_set() and b'"Gil"' in spool.read_bytes()
+
+
+def test_a_review_without_a_database_creates_none(client: TestClient, site: Settings) -> None:
+    token = csrf_of(client.get("/articles/crime1").text)
+    site.db.unlink()
+    form = {"csrf": token, "reviewer": "Ana", "labels": ["threat_jobs"], "migration": "yes"}
+    response = client.post("/articles/crime1/review", data=form, follow_redirects=False)
+    assert response.status_code == 503 and "There is no database yet" in response.text
+    assert not site.db.exists()
+
+
+def invoke_cli(db: Path, *args: str, **env: str) -> object:
+    """Run the framewatch command on ``db``."""
+    from pipeline.cli import app
+
+    return CliRunner().invoke(app, list(args), env={"FRAMEWATCH_DB": str(db), **env})
+
+
+def test_annotate_and_train_store_the_spool_first(site: Settings, tmp_path: Path) -> None:
+    spool = spool_path(site.db)
+    spool_review(spool, spooled("Hana", "crime1", datetime(2026, 11, 3, 7)))
+    corrections = tmp_path / "c.jsonl"
+    corrections.write_text('{"id": "c1", "text": "Ein Satz.", "lang": "de"}\n', "utf-8")
+    result = invoke_cli(site.db, "annotate", str(corrections), "--reviewer", "Ivo")
+    assert "stored 1 reviews that waited" in result.output  # type: ignore[attr-defined]
+    assert {r[1] for r in annotations(site.db)} == {"Hana", "Ivo"}
+    assert not spool.exists()
+    # train stores waiting reviews before anything else (here it then fails: no encoder).
+    spool_review(spool, spooled("Jo", "victim1", datetime(2026, 11, 3, 8)))
+    invoke_cli(site.db, "train", "--dev", str(tmp_path / "none"), "--out", str(tmp_path / "h"),
+               FRAMEWATCH_ENCODER=str(tmp_path / "no-encoder"))  # fmt: skip
+    assert "Jo" in {r[1] for r in annotations(site.db)} and not spool.exists()
+
+
+# --- small things -------------------------------------------------------------------------------
+
+
+def test_report_sizes_are_written_in_the_readers_language(
+    client: TestClient, site: Settings
+) -> None:
+    (site.reports / "big.html").write_bytes(b"x" * 3072)
+    small = (site.reports / "2026-11-09-all-de.md").stat().st_size
+    html = client.get("/reports").text
+    assert f"{small} bytes" in html and "3.0 KB" in html and "kB" not in html
+    assert "3,0 KB" in client.get("/reports?ui=de").text
+
+
+def test_highlight_marks_every_character_with_the_spans_over_it() -> None:
+    text = "abcdefghijklmnopqrstuvwxyz"
+    spans = [Span(a, b, k, "") for a, b, k in
+             [(0, 10, "evidence"), (2, 4, "cue"), (3, 12, "metaphor"), (20, 26, "cue"),
+              (8, 9, "loaded_term"), (8, 9, "migration_term")]]  # fmt: skip
+    html = str(highlight(text, spans))
+    pieces = re.findall(r'(?:<mark class="([^"]+)"[^>]*>([^<]*)</mark>)|([^<]+)', html)
+    kinds = "".join(
+        "".join(f"{k or '-'}|" for _ in chars or plain) for k, chars, plain in pieces
+    ).split("|")[:-1]
+    expected = [
+        " ".join(sorted({s.kind for s in spans if s.start <= i < s.end})) or "-"
+        for i in range(len(text))
+    ]
+    assert kinds == expected

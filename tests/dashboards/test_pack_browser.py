@@ -33,5 +33,9 @@ def test_pack_in_chromium(page: Any, tmp_path: Path) -> None:
     assert "Zuwanderung" in (loaded.get_attribute("title") or "")
     assert page.locator("ol.prompts li").count() >= 3
     assert page.locator("article.example.good").count() == len(pack.good_practice) > 0
+    page.emulate_media(media="print")  # on paper the address is not printed after links
+    after = page.locator("a[href]").first.evaluate("el => getComputedStyle(el, '::after').content")
+    assert after in ("none", "normal"), after
+    page.emulate_media(media="screen")
     path = screenshot(page, "pack")
     assert path.exists() and path.stat().st_size > 10_000

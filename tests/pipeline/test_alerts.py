@@ -11,7 +11,8 @@ import pytest
 
 from models.labels import load_labels
 from pipeline import alerts, store
-from pipeline.aggregate import Period, iso_week
+from pipeline.aggregate import Period, frame_trends, iso_week
+from pipeline.config import Settings
 from pipeline.records import Alert, Article, Evidence, Framing, Source, TermHit
 
 PERIOD = iso_week("2026-W47")
@@ -244,6 +245,53 @@ def test_the_analyst_view_unnests_the_evidence(con: duckdb.DuckDBPyConnection) -
     alerts.save_alerts(con, found)
     rows = con.execute("SELECT count(*), count(DISTINCT alert_id) FROM alert_evidence").fetchall()
     assert rows == [(sum(len(a.evidence) for a in found), len(found))]
+
+
+def single_source_db(path: Path, now: list[str | None], before: int) -> duckdb.DuckDBPyConnection:
+    """One outlet: the period's articles with the given frames, ``before`` articles of the
+    baseline (eight weeks) without any frame."""
+    n = Newsroom()
+    for i, frame in enumerate(now):
+        n.add("kurier", i % 7, frame)
+    for i in range(before):
+        n.add("kurier", -1 - i % 56, None)
+    con = store.open_store(path)
+    store.upsert_sources(con, SOURCES[:1])
+    store.insert_articles(con, n.articles, "r")
+    store.save_framings(con, n.framings)
+    return con
+
+
+def test_one_article_is_not_a_rise(tmp_path: Path) -> None:
+    con = single_source_db(tmp_path / "one.duckdb", ["threat_public_order"] + [None] * 5, 200)
+    (trend,) = [t for t in frame_trends(con, PERIOD, CODES) if t.frame == "threat_public_order"]
+    assert trend.verdict == "rising" and trend.articles == 1  # the test alone would alert
+    assert alerts.detect_alerts(con, PERIOD) == []
+
+
+def test_three_articles_are_enough(tmp_path: Path) -> None:
+    now = ["threat_public_order"] * alerts.MIN_ALERT_ARTICLES + [None] * 5
+    con = single_source_db(tmp_path / "three.duckdb", now, 200)
+    (alert,) = alerts.detect_alerts(con, PERIOD)
+    assert (alert.subject, alert.articles, alert.baseline_articles) == (
+        "threat_public_order",
+        3,
+        0,
+    )
+
+
+def test_a_failing_alert_run_is_logged_and_noted_not_raised(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store.start_run(con, "run-1", "sources.yaml")
+    con.execute("DROP VIEW alert_evidence")
+    con.execute("DROP TABLE alerts")  # a broken database: any step of the alerts fails
+    summary = alerts.run_alerts_safely(con, Settings(db=tmp_path / "x"), PERIOD, "run-1")
+    assert summary.error is not None and "alerts" in summary.error
+    assert summary.new == summary.delivered == 0
+    ((note,),) = con.execute("SELECT note FROM runs WHERE id = 'run-1'").fetchall()
+    assert note == summary.error
+    assert "alerts failed" in caplog.text
 
 
 # --- migration 004 on a database at schema 003 ----------------------------------------------

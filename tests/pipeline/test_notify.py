@@ -4,8 +4,11 @@ server standing in for Slack, Teams or any JSON webhook."""
 from __future__ import annotations
 
 import json
+import logging
+import re
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -21,9 +24,11 @@ from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
 from dashboards.i18n import LANGUAGES, TRANSLATIONS_DIR
+from flows.ingest import ingest_flow
 from models.labels import load_labels
 from pipeline import alerts, notify, store
 from pipeline.config import Settings
+from pipeline.records import Alert, AlertEvidence
 from tests.pipeline.test_alerts import PAYLOAD_TITLE, PERIOD, SCRIPT, build_db
 
 LABELS = load_labels()
@@ -75,11 +80,17 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
 
 
 class Hook:
-    """A webhook receiver answering ``status``; ``posts`` holds the JSON bodies."""
+    """A webhook receiver answering ``status`` (or the next of ``statuses`` while there are
+    any); ``posts`` holds the JSON bodies, ``sizes`` their length in bytes."""
 
     def __init__(self) -> None:
         self.posts: list[dict[str, Any]] = []
+        self.sizes: list[int] = []
         self.status = 200
+        self.statuses: list[int] = []
+
+    def answer(self) -> int:
+        return self.statuses.pop(0) if self.statuses else self.status
 
 
 @pytest.fixture()
@@ -90,7 +101,8 @@ def hook() -> Iterator[tuple[Hook, str]]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             state.posts.append(json.loads(body))
-            self.send_response(state.status)
+            state.sizes.append(len(body))
+            self.send_response(state.answer())
             self.end_headers()
             self.wfile.write(b"ok")
 
@@ -307,7 +319,10 @@ def test_closed_smtp_port_is_recorded_and_retried(
     closed = free_port()
     result = notify.notify(con, email_settings(tmp_path, closed))
     assert (result.delivered, result.failed) == (0, 3) and result.errors
-    assert all("ConnectionRefusedError" in row[3] for row in stored(con))
+    errors = {city: error for city, _, _, error in stored(con)}
+    # The first city found the server down; the second was not tried (same run).
+    assert "ConnectionRefusedError" in errors["Lyon"]
+    assert "not tried" in errors["Oberhausen"]
     assert notify.notify(con, email_settings(tmp_path, port)).delivered == 3
     assert len(inbox.messages) == 2
 
@@ -351,3 +366,246 @@ def test_every_language_renders(con: duckdb.DuckDBPyConnection, lang: str) -> No
         assert message.subject != english.subject and message.alerts[0].change != (
             english.alerts[0].change
         )
+
+
+# --- secrets ---------------------------------------------------------------------------------
+
+
+def test_the_webhook_url_is_masked_in_flow_parameters(tmp_path: Path) -> None:
+    cfg = settings(tmp_path, webhook_url="https://hooks.example/services/T0/B0/hook-secret")
+    stored_params = json.dumps(ingest_flow.serialize_parameters({"settings": cfg}))
+    assert "hook-secret" not in stored_params and "services" not in stored_params
+
+
+@pytest.mark.parametrize("failure", ["status 500", "connection refused"])
+def test_a_failing_webhook_leaves_no_trace_of_its_url(
+    con: duckdb.DuckDBPyConnection,
+    hook: tuple[Hook, str],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    failure: str,
+) -> None:
+    state, url = hook
+    if failure == "status 500":
+        state.status = 500
+    else:
+        url = f"http://127.0.0.1:{free_port()}/services/hook-secret-token?x=1"
+    caplog.set_level(logging.DEBUG)
+    result = notify.notify(con, settings(tmp_path, webhook_url=url, webhook_format="slack"))
+    assert result.failed == 3
+    errors = [error for *_, error in stored(con)]
+    assert all(errors) and any(
+        ("500" if failure == "status 500" else "Connect") in e for e in errors
+    )
+    for text in [*errors, *result.errors, caplog.text]:
+        assert "hook-secret-token" not in text and "/services" not in text
+
+
+# --- limits of Slack and Teams ---------------------------------------------------------------
+
+LONG = "Überfall & Angst <am> Markt " * 11  # 308 characters, multi-byte and escaped in Slack
+
+
+def long_alerts(n: int, city: str = "Oberhausen") -> list[Alert]:
+    """n alerts of one city, each with three examples whose title and sentence are long."""
+    evidence = tuple(
+        AlertEvidence(
+            f"art-{j}",
+            LONG,
+            f"https://kurier.example/{'pfad/' * 30}{j}",
+            "Stadtkurier",
+            PERIOD.start,
+            LONG,
+        )
+        for j in range(3)
+    )
+    return [
+        Alert(
+            id=f"long-{i:03d}",
+            period_start=PERIOD.start,
+            period_end=PERIOD.end,
+            scope="city",
+            city=city,
+            source_id=None,
+            outlet=None,
+            lang="de",
+            kind="metaphor",
+            subject=f"welle-{i:03d}",
+            articles=5,
+            total=10,
+            share=0.5,
+            baseline_articles=0,
+            baseline_total=50,
+            baseline_share=0.0,
+            p_value=0.0001,
+            evidence=evidence,
+            model_versions=("m1",),
+            query="SELECT 1",
+        )
+        for i in range(n)
+    ]
+
+
+@pytest.fixture()
+def many(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A database whose only pending alerts are 60 long ones of one city."""
+    con = store.open_store(tmp_path / "many.duckdb")
+    assert alerts.save_alerts(con, long_alerts(60)) == 60
+    yield con
+    con.close()
+
+
+def delivered_ids(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.execute("SELECT id FROM alerts WHERE notified_at IS NOT NULL").fetchall()
+    return {r[0] for r in rows}
+
+
+def test_slack_gets_every_alert_in_posts_of_at_most_50_blocks(
+    many: duckdb.DuckDBPyConnection, hook: tuple[Hook, str], tmp_path: Path
+) -> None:
+    state, url = hook
+    result = notify.notify(many, settings(tmp_path, webhook_url=url, webhook_format="slack"))
+    assert (result.delivered, result.failed) == (60, 0)
+    assert len(state.posts) == 2
+    assert all(len(p["blocks"]) <= 50 for p in state.posts)
+    sections = [b for p in state.posts for b in p["blocks"][2:-1]]
+    assert len(sections) == 60  # every alert shown, none only counted as "more"
+    assert all(len(b["text"]["text"]) <= 3000 for b in sections)
+    assert [p["blocks"][0]["text"]["text"][-5:] for p in state.posts] == ["(1/2)", "(2/2)"]
+
+
+def test_slack_marks_only_the_alerts_of_posts_that_went_out(
+    many: duckdb.DuckDBPyConnection, hook: tuple[Hook, str], tmp_path: Path
+) -> None:
+    state, url = hook
+    state.statuses = [200, 500]
+    result = notify.notify(many, settings(tmp_path, webhook_url=url, webhook_format="slack"))
+    shown_first = len(state.posts[0]["blocks"]) - 3
+    assert (result.delivered, result.failed) == (shown_first, 60 - shown_first)
+    assert delivered_ids(many) == {f"long-{i:03d}" for i in range(shown_first)}
+    retry = notify.notify(many, settings(tmp_path, webhook_url=url, webhook_format="slack"))
+    assert (retry.delivered, retry.failed) == (60 - shown_first, 0)
+    assert len(state.posts) == 3  # only the failed part is posted again
+
+
+def test_teams_posts_stay_under_25_kb_and_delivery_is_per_post(
+    tmp_path: Path, hook: tuple[Hook, str]
+) -> None:
+    state, url = hook
+    con = store.open_store(tmp_path / "teams.duckdb")
+    alerts.save_alerts(con, long_alerts(10))
+    state.statuses = [200, 500]
+    first = notify.notify(con, settings(tmp_path, webhook_url=url, webhook_format="teams"))
+    assert len(state.posts) == 2 and all(size <= 25_000 for size in state.sizes)
+    in_first = {
+        i for i in range(10) if f"welle-{i:03d}" in json.dumps(state.posts[0], ensure_ascii=False)
+    }
+    assert in_first and first.delivered == len(in_first) and first.failed == 10 - len(in_first)
+    assert delivered_ids(con) == {f"long-{i:03d}" for i in in_first}
+    notify.notify(con, settings(tmp_path, webhook_url=url, webhook_format="teams"))
+    assert len(delivered_ids(con)) == 10 and all(size <= 25_000 for size in state.sizes)
+    con.close()
+
+
+def test_a_long_slack_section_is_cut_between_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    message = notify.build_message(long_alerts(1), "de")
+    (view,) = message.alerts
+    monkeypatch.setattr(notify, "SLACK_SECTION_MAX", 10**6)
+    whole = notify._slack_section(view, message.t)["text"]["text"].split("\n")
+    monkeypatch.undo()
+    text = notify._slack_section(view, message.t)["text"]["text"]
+    assert len(text) <= 3000 and text.endswith("\n…")
+    kept = text.split("\n")[:-1]
+    assert kept == whole[: len(kept)]  # whole lines only: no cut link or &amp; entity
+    assert not re.search(r"&(?!amp;|lt;|gt;)", text)
+
+
+# --- unreachable channels --------------------------------------------------------------------
+
+
+class SlowServer:
+    """A TCP server on 127.0.0.1 that accepts connections, then sends ``reply`` one byte every
+    ``every`` seconds (nothing at all when ``reply`` is empty): a black hole, or a server
+    whose each byte comes within any per-read timeout."""
+
+    def __init__(self, reply: bytes, every: float = 0.2) -> None:
+        self.reply, self.every = reply, every
+        self.accepted = 0
+        self.stop = threading.Event()
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.port = int(self.sock.getsockname()[1])
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            self.accepted += 1
+            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn: socket.socket) -> None:
+        with conn:
+            for byte in self.reply:
+                if self.stop.wait(self.every):
+                    return
+                conn.sendall(bytes([byte]))
+            self.stop.wait()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.sock.close()
+
+
+@pytest.fixture()
+def black_hole() -> Iterator[SlowServer]:
+    server = SlowServer(b"")
+    yield server
+    server.close()
+
+
+@pytest.fixture()
+def dripping() -> Iterator[SlowServer]:
+    server = SlowServer(b"HTTP/1.1 200 OK\r\nX-Slow: " + b"z" * 200)
+    yield server
+    server.close()
+
+
+def test_a_black_holed_smtp_server_costs_one_timeout_per_run(
+    con: duckdb.DuckDBPyConnection,
+    black_hole: SlowServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(notify, "SMTP_TIMEOUT", 0.5)
+    start = time.monotonic()
+    result = notify.notify(con, email_settings(tmp_path, black_hole.port))
+    assert time.monotonic() - start < 1.5  # two cities, one wait
+    assert black_hole.accepted == 1
+    assert (result.delivered, result.failed) == (0, 3)
+    assert len(alerts.pending_alerts(con)) == 3  # retried by the next run
+
+
+def test_a_webhook_post_has_an_overall_deadline(dripping: SlowServer) -> None:
+    url = f"http://127.0.0.1:{dripping.port}/services/hook"
+    start = time.monotonic()
+    with pytest.raises(TimeoutError):
+        notify.post_json(url, b"{}", deadline=1.0)
+    assert time.monotonic() - start < 2.0  # each byte came within httpx's read timeout
+
+
+def test_a_slow_webhook_is_skipped_for_the_rest_of_the_run(
+    con: duckdb.DuckDBPyConnection,
+    dripping: SlowServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(notify, "WEBHOOK_DEADLINE", 0.5)
+    url = f"http://127.0.0.1:{dripping.port}/services/hook"
+    result = notify.notify(con, settings(tmp_path, webhook_url=url, webhook_format="json"))
+    assert dripping.accepted == 1 and result.failed == 3
+    assert all("TimeoutError" in e or "not tried" in e for *_, e in stored(con))

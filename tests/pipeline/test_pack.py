@@ -3,18 +3,22 @@ highlights, pseudonyms, escaping, and the CLI."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from dashboards.i18n import LANGUAGES
 from dashboards.pack import render_pack, write_pack
+from models.pseudonymise import fold
 from pipeline.cli import app
-from pipeline.pack import MAX_EXCERPT, MAX_PER_OUTLET, Pack, build_pack
+from pipeline.pack import MAX_EXCERPT, MAX_PER_OUTLET, Link, Pack, build_pack, safe_link
 from pipeline.records import Annotation, Article, Cue, Evidence, Framing, Quote, Source, TermHit
 from pipeline.store import (
     add_annotations,
@@ -292,3 +296,169 @@ def test_cli_writes_a_pack_and_rejects_bad_codes(
     assert bad.exit_code != 0 and "threat_public_order" in bad.output
     bad_lang = runner.invoke(app, ["pack", "--frame", FRAME, "--lang", "xx"])
     assert bad_lang.exit_code != 0
+
+
+# --- privacy: names in links, in other articles, and the excerpt's edges ------------------
+
+NAMED = (
+    "Mehmet Aydın (34) nach Messerangriff festgenommen. "
+    "Gefährliche Flüchtlingswelle, sagte ein Anwohner."
+)
+NAMED_URL = "https://a.example/2026/mehmet-aydin-34-festgenommen"
+LATER = (
+    "Nach dem Messerangriff am Bahnhof sprach man von einer gefährlichen Flüchtlingswelle. "
+    "Aydın schweigt. Der Fall Aydın beschäftigt die Stadt."
+)
+
+
+def build_named_db(path: Path, articles: list[tuple[Row, str, str]]) -> None:
+    """A store of (row, canonical URL, evidence sentence) articles, nothing else."""
+    con = open_store(path)
+    upsert_sources(con, SOURCES)
+    stored = [replace(_article(r), canonical_url=url) for r, url, _ in articles]
+    framings = [_framing(a, r, ev) for a, (r, _, ev) in zip(stored, articles, strict=True)]
+    start_run(con, "run1", "sources.yaml")
+    insert_articles(con, stored, "run1")
+    save_framings(con, framings)
+    con.close()
+
+
+@pytest.fixture(scope="module")
+def named_pack(tmp_path_factory: pytest.TempPathFactory) -> Pack:
+    path = tmp_path_factory.mktemp("named") / "named.duckdb"
+    later = Row(
+        "s2", "b", 0.98, title="Aydın schweigt vor Gericht", text=f"{FILLER}\n{LATER}\n{FILLER}"
+    )
+    build_named_db(
+        path,
+        [
+            (
+                Row(
+                    "s1",
+                    "a",
+                    0.99,
+                    title="Messerangriff: Mehmet Aydın (34) festgenommen",
+                    text=NAMED,
+                ),
+                NAMED_URL,
+                NAMED.split(". ")[0],
+            ),
+            (later, "https://b.example/s2", LATER.split(". ")[0] + "."),
+        ],
+    )
+    with open_readonly(path) as con:
+        return build_pack(con, FRAME, "de", weeks=4, limit=8, today=TODAY)
+
+
+def test_link_that_spells_a_hidden_name_goes_to_the_home_page(named_pack: Pack) -> None:
+    first = next(e for e in named_pack.examples if e.article_id == "s1")
+    assert first.url == "https://a.example/" and first.link_shortened
+    other = next(e for e in named_pack.examples if e.article_id == "s2")
+    assert other.url == "https://b.example/s2" and not other.link_shortened
+    html, md = render_pack(named_pack, "html"), render_pack(named_pack, "md")
+    for out in (html, md):
+        assert named_pack.t["link_shortened"] in out
+        assert "aydin" not in fold(out) and "mehmet" not in fold(out)
+    assert "attr(href)" not in html  # print CSS no longer writes the address out
+
+
+def test_surname_alone_in_another_article_is_replaced(named_pack: Pack) -> None:
+    other = next(e for e in named_pack.examples if e.article_id == "s2")
+    assert other.title == "Person A schweigt vor Gericht"
+    assert "Person A schweigt. Der Fall Person A beschäftigt" in other.excerpt
+    assert named_pack.pseudonyms == 1
+
+
+def test_excerpts_start_and_end_on_a_word(named_pack: Pack, pack: Pack) -> None:
+    for e in [*named_pack.examples, *pack.examples, *pack.good_practice]:
+        assert e.excerpt == e.excerpt.strip(), repr(e.excerpt[:20])
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (NAMED_URL, Link("https://a.example/", True)),
+        ("https://a.example/2026/ayd%C4%B1n-schweigt?x=1", Link("https://a.example/", True)),
+        ("http://a.example:8080/p?name=MehmetAydin", Link("http://a.example:8080/", True)),
+        ("https://a.example/2026/aydins-anwalt", Link("https://a.example/", True)),
+        ("https://a.example/2026/schranz-lobt", Link("https://a.example/2026/schranz-lobt", False)),
+        ("https://a.example/2026/ayd", Link("https://a.example/2026/ayd", False)),
+        ("javascript:alert(1)", Link(None, False)),
+    ],
+)
+def test_safe_link(url: str, expected: Link) -> None:
+    assert safe_link(url, frozenset({"mehmet", "aydin"})) == expected
+
+
+PRIVATE = [
+    ("Mehmet", "Aydın"),
+    ("Amal", "Haddad"),
+    ("Ahmad", "Karimi"),
+    ("Petra", "Meier"),
+    ("Olena", "Tkachenko"),
+    ("Yusuf", "Demir"),
+    ("Ioana", "Popescu"),
+]
+INTRO = [
+    "Der 34-jährige {first} {last} wurde nach dem Messerangriff festgenommen.",
+    "{first} {last} (34) wurde nach dem Messerangriff festgenommen.",
+    "Frau {first} {last} (52) sprach nach dem Messerangriff mit der Polizei.",
+]
+LATER_FORMS = [
+    "{last} schweigt.",
+    "{last}s Anwalt widersprach.",
+    "Der Fall {last} beschäftigt die Stadt.",
+    "Im Prozess gegen {caps} sagte ein Zeuge aus.",
+    "{handle} postete ein Video.",
+    "Gestern sagte {last}, es sei ein Irrtum.",
+    "Die Familie {last} lebt seit 2015 hier.",
+]
+TITLES = ["{last} schweigt vor Gericht", "Fall {first} {last}: Urteil erwartet", "{caps} IN HAFT"]
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(PRIVATE),
+    st.sampled_from(INTRO),
+    st.lists(st.sampled_from(LATER_FORMS), min_size=1, max_size=3),
+    st.sampled_from(TITLES),
+)
+def test_a_private_name_leaves_no_trace_in_the_pack(
+    name: tuple[str, str], intro: str, forms: list[str], title: str
+) -> None:
+    """Introduced once with a cue, a private name never shows again: not in a title, an
+    excerpt, a link, in capitals, inflected, as a handle, nor in another article."""
+    first, last = name
+    slots = {"first": first, "last": last, "caps": last.upper(), "handle": f"@{fold(first + last)}"}
+    sentence = " ".join([intro, *forms, "Gefährliche Flüchtlingswelle, sagte ein Anwohner."])
+    text_one = sentence.format(**slots)
+    text_two = (
+        " ".join(f.format(**slots) for f in forms) + " " + EVIDENCE.split(", während")[0] + "."
+    )
+    url = f"https://a.example/2026/{fold(first)}-{fold(last)}-festgenommen"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "p.duckdb"
+        build_named_db(
+            path,
+            [
+                (Row("h1", "a", 0.99, title=title.format(**slots), text=text_one), url, text_one),
+                (
+                    Row(
+                        "h2",
+                        "b",
+                        0.98,
+                        title=title.format(**slots),
+                        text=f"{FILLER}\n{text_two}\n{FILLER}",
+                    ),
+                    "https://b.example/h2",
+                    text_two,
+                ),
+            ],
+        )
+        with open_readonly(path) as con:
+            built = build_pack(con, FRAME, "de", weeks=4, limit=8, today=TODAY)
+    assert len(built.examples) == 2
+    for out in (render_pack(built, "html"), render_pack(built, "md")):
+        folded = fold(out)
+        assert fold(f"{first} {last}") not in folded and fold(first) not in folded
+        assert fold(last)[:4] not in folded, (name, out)
