@@ -34,11 +34,10 @@ from fastapi import FastAPI, Form, HTTPException, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from dashboards import sessions, views
+from dashboards import render, sessions, views
 from dashboards.i18n import LANGUAGES, translator
 from dashboards.sessions import (
     DashboardConfigError,
@@ -168,14 +167,10 @@ def _import_spool(con: duckdb.DuckDBPyConnection, spool: Path) -> None:
 
 
 def templates() -> Jinja2Templates:
-    """Jinja2 with autoescaping on for every template, and missing keys as errors."""
-    env = Environment(
-        loader=FileSystemLoader(HERE / "templates" / "app"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    """The shared HTML set-up (autoescaping, the report's filters and link rule) over the
+    dashboard's pages, with missing keys as errors and the dashboard's own filters."""
+    env = render.environment("html", folder="app", strict=True)
+    env.filters.update(views.FILTERS)
     return Jinja2Templates(env=env)
 
 
@@ -198,12 +193,12 @@ class Dashboard:
         lang = request.state.lang
         session = request.state.session
         t = translator(lang, "app")
+        labels = load_labels()
         context = {
             "t": t,
             "lang": lang,
-            "f": views.Fmt(lang),
-            "names": views.frame_names(lang),
-            "labels": load_labels(),
+            "names": labels.names(lang),
+            "labels": labels,
             "csrf": session["csrf"],
             "logged_in": self.login and session.get("auth"),
             "flash": views.flash_text(session.pop("flash", None), t),
@@ -324,10 +319,9 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
 
     @app.get("/")
     def overview(request: Request) -> Response:
-        lang, labels = request.state.lang, load_labels()
         with dash.gate.read() as con:
-            data = views.fetch_overview(con, dict(request.query_params), labels)
-        view = views.draw_overview(data, labels, lang, translator(lang, "app"))
+            data = views.fetch_overview(con, dict(request.query_params), load_labels())
+        view = views.draw_overview(data, request.state.lang)
         return dash.page(request, "overview.html", view=view)
 
     @app.get("/articles/{article_id}")
@@ -336,7 +330,8 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
             data = views.fetch_article(con, article_id)
         if data is None:
             raise HTTPException(404)
-        view = views.mark_article(data, request.state.lang, translator(request.state.lang, "app"))
+        lang = request.state.lang
+        view = views.mark_article(data, load_labels().names(lang), translator(lang, "app"))
         reviewer = unquote(request.cookies.get(REVIEWER_COOKIE, ""))[:MAX_REVIEWER]
         ticked, migration = views.form_defaults(view, reviewer)
         return dash.page(

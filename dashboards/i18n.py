@@ -4,7 +4,7 @@ Strings live in ``dashboards/translations/<domain>/<lang>.yaml``, one domain per
 (``report``, ``app`` for the dashboard, ``pack`` for training packs, ``alerts``), so that a
 translator edits plain files and two surfaces never fight over one key. English fills any key
 a language lacks. Numbers, percentages and dates go through Babel (CLDR data), so a German
-reader sees "12 %" and "23. Nov. 2026", a Polish one "12%" and "23 lis 2026".
+reader sees "12 %" and "23.11.2026", a Polish one "12%" and "23 lis 2026".
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
 
+from pipeline.language import SUPPORTED
+
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 FALLBACK = "en"
-LANGUAGES = ("de", "it", "pt", "pl", "hr", "es", "fr", "en")
+LANGUAGES = SUPPORTED  # every language framewatch detects has its strings: one list
 
 
 @cache

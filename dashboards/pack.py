@@ -10,17 +10,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
-from dashboards.render import environment
+from dashboards.render import render_twin, write_twins
 from pipeline.pack import Pack
 
 
-def render_pack(pack: Pack, fmt: str) -> str:
+def render_pack(pack: Pack, fmt: Literal["html", "md"]) -> str:
     """Render a pack as 'html' or 'md'."""
-    name = "pack.html" if fmt == "html" else "pack.md.j2"
-    return (
-        environment("html" if fmt == "html" else "md").get_template(name).render(p=pack, t=pack.t)
-    )
+    return render_twin("pack", fmt, p=pack, t=pack.t)
 
 
 def pack_name(pack: Pack) -> str:
@@ -31,8 +29,4 @@ def pack_name(pack: Pack) -> str:
 
 def write_pack(pack: Pack, out: Path) -> list[Path]:
     """Write the HTML file and its Markdown twin; return both paths."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    md = out.with_suffix(".md")
-    out.write_text(render_pack(pack, "html"), encoding="utf-8")
-    md.write_text(render_pack(pack, "md"), encoding="utf-8")
-    return [out, md]
+    return write_twins("pack", out, p=pack, t=pack.t)

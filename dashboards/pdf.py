@@ -16,6 +16,9 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
+# Headless, offline and quiet: no sandbox (containers), no update or sync requests.
+# The test browser (tests/browser.py) launches with the same flags, less PRINT_ONLY.
+PRINT_ONLY = ("--no-pdf-header-footer",)
 FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -24,7 +27,7 @@ FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
-    "--no-pdf-header-footer",
+    *PRINT_ONLY,
 )
 
 

@@ -17,6 +17,7 @@ import duckdb
 
 from pipeline.aggregate import Period, Scope
 from pipeline.annotations import EVIDENCE_SQL
+from pipeline.records import Cue, TermHit
 
 PAGE_SIZE = 25
 
@@ -192,17 +193,6 @@ def frame_scores(con: duckdb.DuckDBPyConnection, article_id: str) -> list[FrameS
 
 
 @dataclass(frozen=True)
-class Cue:
-    """A word that carries a frame, with offsets into the article text."""
-
-    word: str
-    start: int
-    end: int
-    weight: float
-    source: str
-
-
-@dataclass(frozen=True)
 class EvidenceSentence:
     """A sentence supporting a frame, with its offsets and cue words."""
 
@@ -227,30 +217,17 @@ def evidence(con: duckdb.DuckDBPyConnection, article_id: str) -> list[EvidenceSe
 # Reading cue structs and term rows is also done by pipeline/pack.py (its own records, for
 # the training packs); the two are kept apart for now because pack.py is edited by others.
 def _cues(values: list[dict[str, Any]] | None) -> tuple[Cue, ...]:
-    """DuckDB's list of cue structs as Cues."""
+    """DuckDB's list of cue structs as the classifier's own Cue records."""
     return tuple(
         Cue(
-            str(c["word"]),
             int(c["start_char"]),
             int(c["end_char"]),
+            str(c["word"]),
             float(c["weight"]),
-            c["source"],
+            str(c["source"]),
         )
         for c in values or ()
     )
-
-
-@dataclass(frozen=True)
-class TermMatch:
-    """A lexicon match in the article: migration term, metaphor or loaded term."""
-
-    kind: str
-    term: str
-    matched: str
-    start: int
-    end: int
-    category: str
-    alternatives: tuple[str, ...]
 
 
 TERMS_SQL = """
@@ -259,11 +236,12 @@ FROM article_terms WHERE article_id = ? ORDER BY start_char, kind
 """
 
 
-def terms(con: duckdb.DuckDBPyConnection, article_id: str) -> list[TermMatch]:
-    """The lexicon matches of the article, in text order."""
+def terms(con: duckdb.DuckDBPyConnection, article_id: str) -> list[TermHit]:
+    """The lexicon matches of the article, in text order, as the classifier's TermHit
+    records (``text`` is the words as they stand in the article)."""
     rows = con.execute(TERMS_SQL, [article_id]).fetchall()
     return [
-        TermMatch(str(k), str(t), str(m), int(a), int(b), str(c or ""), tuple(alts or ()))
+        TermHit(str(k), str(t), int(a), int(b), str(m), str(c or ""), tuple(alts or ()))
         for k, t, m, a, b, c, alts in rows
     ]
 

@@ -9,8 +9,9 @@ autoescaping.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
+from typing import Any, Literal
 
 import altair as alt
 import duckdb
@@ -18,14 +19,16 @@ import vl_convert as vlc
 
 from dashboards.i18n import fmt_pct, fmt_period, translator
 from dashboards.pdf import write_pdf
-from dashboards.render import environment
+from dashboards.render import render_twin, write_twins
 from models.labels import LabelSet, load_labels
 from pipeline import aggregate, breakdown
-from pipeline.aggregate import Example, FrameTrend, Period, Scope, examples
+from pipeline.aggregate import Example, FrameTrend, Period, Scope, Totals, examples
 from pipeline.breakdown import Driver, Voice
 from pipeline.counter import Suggestion, entries_for, load_bank
-from pipeline.health import source_health
+from pipeline.health import source_health, worst_first
 from pipeline.records import SourceHealth
+from pipeline.text import slug
+from pipeline.timeutil import utc_now
 
 
 @dataclass(frozen=True)
@@ -111,8 +114,9 @@ def build_report(
     labels = load_labels()
     t = translator(lang)
     scope = Scope(city=city)
-    trends = aggregate.frame_trends(con, period, list(labels.codes), scope)
-    names = {label.code: label.name(lang) for label in labels.labels}
+    totals = aggregate.totals(con, period, scope)
+    trends = aggregate.frame_trends(con, period, list(labels.codes), scope, totals)
+    names = labels.names(lang)
     rising = [tr for tr in trends if tr.verdict in ("rising", "new") and tr.articles]
     # Suggestions only for a rise the test supports; "new" has no baseline to rise from.
     rose = [tr.frame for tr in trends if tr.verdict == "rising"]
@@ -124,8 +128,8 @@ def build_report(
         t=t,
         scope_label=city or t["scope_all"],
         period=period,
-        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        totals=_totals(con, period, scope, lang),
+        generated=utc_now().strftime("%Y-%m-%d %H:%M UTC"),
+        totals=totals,
         trends=trends,
         names=names,
         headlines=_headlines(trends, names, t, lang),
@@ -135,38 +139,24 @@ def build_report(
         voices=breakdown.voices(con, period, scope),
         counter=entries_for(load_bank(counter_bank), rose, lang),
         rose=rose,
-        good_practice=_good_practice(con, period, city),
-        terms=terms_found(con, period, city),
-        outlets=outlets(con, period, city),
-        problems=fetch_problems(con, period, city),
+        good_practice=_good_practice(con, period, scope),
+        terms=terms_found(con, period, scope),
+        outlets=outlets(con, period, scope),
+        problems=fetch_problems(con, period, scope),
         health=health_rows(health, t),
         outlets_healthy=sum(1 for h in health if h.status == "ok"),
-        model_versions=_models(con),
+        model_versions=aggregate.model_versions(con, period, scope),
         demo=_is_demo(con),
         period_text=fmt_period(period.start, period.end, lang),
-        sql=_queries(period, city),
+        sql=_queries(period, scope),
     )
 
 
-@dataclass(frozen=True)
-class Totals:
-    """Article counts of the period, and the migration share now and in the baseline."""
-
-    articles: int
-    migration: int
-    share: str
-    base_share: str
-
-
-def _totals(con: duckdb.DuckDBPyConnection, period: Period, scope: Scope, lang: str) -> Totals:
-    """Article counts and migration shares, the shares written the language's way."""
-    n = aggregate.totals(con, period, scope)
-    return Totals(
-        n.articles,
-        n.migration,
-        "–" if n.share is None else fmt_pct(n.share, lang),
-        "–" if n.baseline_share is None else fmt_pct(n.baseline_share, lang),
-    )
+def report_name(period: Period, city: str | None, lang: str) -> str:
+    """The file name of a report: its period (the ISO week, else the first day), the city
+    (or "all") and the language, so the CLI, the report flow and the demo agree on it."""
+    stem = period.label if " " not in period.label else f"{period.start:%Y-%m-%d}"
+    return f"{stem}-{slug(city or 'all')}-{lang}.html"
 
 
 def _headlines(
@@ -244,13 +234,9 @@ def group_chart(
     return svg
 
 
-def _good_practice(
-    con: duckdb.DuckDBPyConnection, period: Period, city: str | None
-) -> list[Example]:
+def _good_practice(con: duckdb.DuckDBPyConnection, period: Period, scope: Scope) -> list[Example]:
     """The best hero-framed articles: what to share and praise."""
-    found = [
-        e for f in aggregate.GOOD_PRACTICE for e in examples(con, period, f, Scope(city=city), 2)
-    ]
+    found = [e for f in aggregate.GOOD_PRACTICE for e in examples(con, period, f, scope, 2)]
     unique = {e.url: e for e in found}
     return sorted(unique.values(), key=lambda e: -e.score)[: aggregate.EXAMPLES_PER_FRAME]
 
@@ -262,58 +248,68 @@ SELECT t.kind, t.term, count(DISTINCT m.id) AS n, any_value(t.alternatives),
        any_value(t.category)
 FROM article_terms t JOIN migration_articles m ON m.id = t.article_id
 WHERE t.kind IN ('metaphor', 'loaded_term') AND m.counted
-  AND m.published_at >= ? AND m.published_at < ? AND (? IS NULL OR m.city = ?)
+  AND m.published_at >= ? AND m.published_at < ? AND {scope}
 GROUP BY t.kind, t.term ORDER BY n DESC, t.term LIMIT 30
 """
 
 
-def terms_found(con: duckdb.DuckDBPyConnection, period: Period, city: str | None) -> list[TermRow]:
+def _scoped(
+    con: duckdb.DuckDBPyConnection, sql: str, period: Period, scope: Scope
+) -> list[tuple[Any, ...]]:
+    """Rows of one of the report's own queries for the period, ``{scope}`` filled in."""
+    cond, params = scope.where()
+    return con.execute(sql.format(scope=cond), [period.start, period.end, *params]).fetchall()
+
+
+def terms_found(con: duckdb.DuckDBPyConnection, period: Period, scope: Scope) -> list[TermRow]:
     """Metaphors and loaded terms in the period's migration articles."""
-    rows = con.execute(TERMS_SQL, [period.start, period.end, city, city]).fetchall()
+    rows = _scoped(con, TERMS_SQL, period, scope)
     return [
         TermRow(kind, term, int(n), tuple(alts or ()), (cat or "") if kind == "loaded_term" else "")
         for kind, term, n, alts, cat in rows
     ]
 
 
+# All articles, migration or not, so the alias m is a join of articles and their outlet with
+# the columns Scope.where() names (city, source_id, lang).
 OUTLETS_SQL = """
-SELECT s.name, count(a.id), count(a.id) FILTER (WHERE a.is_migration)
-FROM sources s JOIN articles a ON a.source_id = s.id
-WHERE a.published_at >= ? AND a.published_at < ? AND (? IS NULL OR s.city = ?)
-GROUP BY s.name ORDER BY s.name
+SELECT m.source_name, count(*), count(*) FILTER (WHERE m.is_migration)
+FROM (SELECT a.*, s.name AS source_name, s.city
+      FROM articles a JOIN sources s ON s.id = a.source_id) m
+WHERE m.published_at >= ? AND m.published_at < ? AND {scope}
+GROUP BY m.source_name ORDER BY m.source_name
 """
 
 
 def outlets(
-    con: duckdb.DuckDBPyConnection, period: Period, city: str | None
+    con: duckdb.DuckDBPyConnection, period: Period, scope: Scope
 ) -> list[tuple[str, int, int]]:
     """Articles and migration articles per outlet in the period."""
-    rows = con.execute(OUTLETS_SQL, [period.start, period.end, city, city]).fetchall()
-    return [(str(n), int(a), int(m)) for n, a, m in rows]
+    return [(str(n), int(a), int(m)) for n, a, m in _scoped(con, OUTLETS_SQL, period, scope)]
 
 
+# The fetch log joined to its outlet as m (source_id, city, declared lang), so Scope.where()
+# applies; fetches of an unknown outlet only count when no city is asked for.
 PROBLEMS_SQL = """
-SELECT coalesce(s.name, l.source_id), l.error, count(*)
-FROM fetch_log l LEFT JOIN sources s ON s.id = l.source_id
-WHERE l.error IS NOT NULL AND l.fetched_at >= ? AND l.fetched_at < ?
-  AND (? IS NULL OR s.city = ?)
+SELECT coalesce(m.name, m.source_id), m.error, count(*)
+FROM (SELECT l.*, s.name, s.city, s.lang
+      FROM fetch_log l LEFT JOIN sources s ON s.id = l.source_id) m
+WHERE m.error IS NOT NULL AND m.fetched_at >= ? AND m.fetched_at < ? AND {scope}
 GROUP BY ALL ORDER BY 3 DESC, 1
 """
 
 
 def fetch_problems(
-    con: duckdb.DuckDBPyConnection, period: Period, city: str | None
+    con: duckdb.DuckDBPyConnection, period: Period, scope: Scope
 ) -> list[tuple[str, str, int]]:
     """Failed fetches during the period, grouped by outlet and reason."""
-    rows = con.execute(PROBLEMS_SQL, [period.start, period.end, city, city]).fetchall()
+    rows = _scoped(con, PROBLEMS_SQL, period, scope)
     return [(str(s), str(e), int(n)) for s, e, n in rows]
 
 
 def health_rows(health: list[SourceHealth], t: dict[str, str]) -> list[HealthRow]:
     """The outlets with a health flag, failing ones first, each problem said in words."""
-    flagged = sorted(
-        (h for h in health if h.status != "ok"), key=lambda h: (h.status != "failing", h.name)
-    )
+    flagged = [h for h in worst_first(health) if h.status != "ok"]
     return [
         HealthRow(
             h.name,
@@ -337,27 +333,18 @@ def _flag_text(h: SourceHealth, flag: str, t: dict[str, str]) -> str:
     )
 
 
-def _models(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Model versions behind the classified articles."""
-    rows = con.execute(
-        "SELECT DISTINCT model_version FROM articles WHERE model_version IS NOT NULL ORDER BY 1"
-    ).fetchall()
-    return [r[0] for r in rows]
-
-
 def _is_demo(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the database holds the fictional demo newsroom."""
     rows = con.execute("SELECT count(*) FROM sources WHERE name LIKE '%(fictional)'").fetchall()
     return bool(rows[0][0])
 
 
-def _queries(period: Period, city: str | None) -> list[Query]:
+def _queries(period: Period, scope: Scope) -> list[Query]:
     """The queries behind the numbers as they ran (scope condition filled in), each with its
     parameter list for this period and for the baseline, ready for ``framewatch sql``."""
     base = period.shifted(aggregate.BASELINE_PERIODS)
-    cond, _ = Scope(city=city).where()
-    scoped = [repr(city)] if city else []
-    city_twice = [repr(city) if city else "NULL"] * 2
+    cond, values = scope.where()
+    scoped = [repr(v) for v in values]
     found = [  # anchor, heading key, SQL, (parameters before the dates, after the dates)
         ("totals", "key_figures", aggregate.MIGRATION_COUNT_SQL, [], scoped),
         ("frames", "frames_heading", aggregate.FRAME_COUNTS_SQL, [], scoped),
@@ -371,9 +358,9 @@ def _queries(period: Period, city: str | None) -> list[Query]:
         ),
         ("drivers", "drivers_heading", breakdown.OUTLET_FRAME_SQL, ["'<frame>'"], scoped),
         ("voices", "voices_heading", breakdown.VOICES_SQL, [], scoped),
-        ("terms", "terms_heading", TERMS_SQL, [], city_twice),
-        ("outlets", "outlets_heading", OUTLETS_SQL, [], city_twice),
-        ("problems", "problems_heading", PROBLEMS_SQL, [], city_twice),
+        ("terms", "terms_heading", TERMS_SQL, [], scoped),
+        ("outlets", "outlets_heading", OUTLETS_SQL, [], scoped),
+        ("problems", "problems_heading", PROBLEMS_SQL, [], scoped),
     ]
     return [
         Query(
@@ -392,21 +379,13 @@ def _params(head: list[str], start: datetime, end: datetime, tail: list[str]) ->
     return "[" + ", ".join([*head, f"'{start:%Y-%m-%d}'", f"'{end:%Y-%m-%d}'", *tail]) + "]"
 
 
-def render(report: Report, fmt: str) -> str:
+def render(report: Report, fmt: Literal["html", "md"]) -> str:
     """Render the report as 'html' or 'md'."""
-    name = "report.html" if fmt == "html" else "report.md.j2"
-    return (
-        environment("html" if fmt == "html" else "md")
-        .get_template(name)
-        .render(r=report, t=report.t)
-    )
+    return render_twin("report", fmt, r=report, t=report.t)
 
 
 def write_report(report: Report, out: Path, browser: Path | None = None) -> list[Path]:
     """Write the HTML file, its Markdown twin and, given a browser, a PDF; return the paths."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    md = out.with_suffix(".md")
-    out.write_text(render(report, "html"), encoding="utf-8")
-    md.write_text(render(report, "md"), encoding="utf-8")
+    written = write_twins("report", out, r=report, t=report.t)
     pdf = write_pdf(out, browser) if browser else None
-    return [out, md] + ([pdf] if pdf else [])
+    return written + ([pdf] if pdf else [])

@@ -1,5 +1,6 @@
 """What the dashboard's pages show: parsing the filters, gathering each page's data, and the
-pieces that turn it into safe HTML (highlighting, links, numbers in the reader's language).
+pieces that turn it into safe HTML (highlighting, numbers and names in the reader's language;
+links pass the shared ``web_url`` rule of ``dashboards.render``).
 
 Each page's data is fetched by one function that only reads (``fetch_overview``,
 ``fetch_article``), so the app can close its database connection before anything slow
@@ -14,6 +15,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -24,24 +26,16 @@ from fastapi import Request
 from markupsafe import Markup, escape
 
 from dashboards import queries
-from dashboards.i18n import (
-    LANGUAGES,
-    fmt_date,
-    fmt_number,
-    fmt_pct,
-    fmt_period,
-    locale,
-    translator,
-)
+from dashboards.i18n import LANGUAGES, fmt_number, fmt_period, locale, translator
+from dashboards.render import MISSING
 from dashboards.report import group_chart
 from models.labels import LabelSet, load_labels
 from pipeline import aggregate
 from pipeline.aggregate import FrameTrend, GroupShare, Period, Totals
 from pipeline.annotations import Review, check_review
-from pipeline.health import source_health
-from pipeline.records import SourceHealth
+from pipeline.health import source_health, worst_first
+from pipeline.records import SourceHealth, TermHit
 from pipeline.timeutil import utc_now
-from pipeline.urls import is_web_url
 
 UI_COOKIE = "fw_ui"
 MAX_REVIEWER = 100
@@ -88,40 +82,36 @@ def ui_language(request: Request) -> str:
     return accepted_language(request.headers.get("accept-language", "")) or "en"
 
 
-@dataclass(frozen=True)
-class Fmt:
-    """Numbers, dates and language names in the reader's language (Babel, via i18n)."""
+# --- what only the dashboard formats (pct, day and web_url are dashboards.render's) ------
 
-    lang: str
 
-    def pct(self, value: float | None) -> str:
-        """A share as a percentage; a dash when there is none."""
-        return "–" if value is None else fmt_pct(value, self.lang)
+def number(value: float | None, lang: str, digits: int = 0) -> str:
+    """A number in the reader's language; MISSING when there is none."""
+    return MISSING if value is None else fmt_number(value, lang, digits)
 
-    def num(self, value: float | None, digits: int = 0) -> str:
-        """A number; a dash when there is none."""
-        return "–" if value is None else fmt_number(value, self.lang, digits)
 
-    def day(self, value: date | datetime | None) -> str:
-        """A date; a dash when there is none."""
-        return "–" if value is None else fmt_date(value, self.lang)
+def language_name(code: str, lang: str) -> str:
+    """A language's name in the reader's language ('de' -> 'Deutsch', 'German' ...)."""
+    return str(locale(lang).languages.get(code, code))
 
-    def language(self, code: str) -> str:
-        """A language's name in the reader's language ('de' -> 'Deutsch', 'German' ...)."""
-        return str(locale(self.lang).languages.get(code, code))
 
-    def period(self, period: Period) -> str:
-        """A period as its first and last day."""
-        return fmt_period(period.start, period.end, self.lang)
+def period_days(period: Period, lang: str) -> str:
+    """A period as its first and last day."""
+    return fmt_period(period.start, period.end, lang)
 
-    def size(self, size: int) -> str:
-        """A file size: bytes below one KB, else KB or MB with one decimal."""
-        t = translator(self.lang, "app")
-        if size < 1024:
-            return t["size_bytes"].format(n=fmt_number(size, self.lang))
-        if size < 1024 * 1024:
-            return t["size_kb"].format(n=fmt_number(size / 1024, self.lang, 1))
-        return t["size_mb"].format(n=fmt_number(size / 1024 / 1024, self.lang, 1))
+
+def file_size(size: int, lang: str) -> str:
+    """A file size: bytes below one KB, else KB or MB with one decimal."""
+    t = translator(lang, "app")
+    if size < 1024:
+        return t["size_bytes"].format(n=fmt_number(size, lang))
+    if size < 1024 * 1024:
+        return t["size_kb"].format(n=fmt_number(size / 1024, lang, 1))
+    return t["size_mb"].format(n=fmt_number(size / 1024 / 1024, lang, 1))
+
+
+# Filters the dashboard's templates add to the shared ones (dashboards.render.environment).
+FILTERS = {"num": number, "language": language_name, "period": period_days, "size": file_size}
 
 
 # --- highlighting: <mark> from offsets, every piece escaped -------------------------------
@@ -188,12 +178,6 @@ def text_spans(view: ArticleView, names: dict[str, str], t: dict[str, str]) -> l
         kind = term.kind if term.kind in ("metaphor", "loaded_term") else "migration_term"
         spans.append(Span(term.start, term.end, kind, note))
     return spans
-
-
-def safe_link(url: str | None) -> str | None:
-    """The URL if it is an http(s) link to a host; None for javascript:, data: and others."""
-    cleaned = (url or "").strip()
-    return cleaned if is_web_url(cleaned) else None
 
 
 # --- what the pages show -------------------------------------------------------------------
@@ -285,13 +269,9 @@ def _day(text: str | None) -> date | None:
 
 def _range(start: date | None, end: date | None) -> Period:
     """A period from optional first and last days (seven days when one is missing)."""
-    end = end or (start + timedelta(days=6) if start else datetime.now(UTC).date())
+    end = end or (start + timedelta(days=6) if start else utc_now().date())
     start = start or end - timedelta(days=6)
-    return Period(
-        datetime(start.year, start.month, start.day),
-        datetime(end.year, end.month, end.day) + timedelta(days=1),
-        f"{start:%Y-%m-%d} – {end:%Y-%m-%d}",
-    )
+    return aggregate.days(start, end + timedelta(days=1))
 
 
 def parse_page(text: str) -> int:
@@ -331,26 +311,38 @@ def fetch_overview(
     filters, form, problems = parse_filters(params, queries.latest_day(con), labels)
     total = queries.count_articles(con, filters)
     filters = replace(filters, page=min(filters.page, page_count(total)))
+    period, scope = filters.period, filters.scope
+    figures = aggregate.totals(con, period, scope)
     return Overview(
         filters=filters,
         form={**form, "page": str(filters.page) if form["page"] else ""},
         problems=tuple(problems),
         choices=queries.choices(con),
-        figures=aggregate.totals(con, filters.period, filters.scope),
-        trends=aggregate.frame_trends(con, filters.period, list(labels.codes), filters.scope),
+        figures=figures,
+        trends=aggregate.frame_trends(con, period, list(labels.codes), scope, counts=figures),
         series=aggregate.group_series(con, filters.period, filters.scope),
         articles=queries.list_articles(con, filters),
         total=total,
     )
 
 
-def draw_overview(view: Overview, labels: LabelSet, lang: str, t: dict[str, str]) -> Overview:
-    """The overview with its chart (vl-convert takes up to a second: no connection open).
+def draw_overview(view: Overview, lang: str) -> Overview:
+    """The overview with its chart (vl-convert takes up to a second: no connection open)."""
+    return replace(view, chart=overview_chart(tuple(view.series), lang))
 
-    The SVG is built from our own numbers and translated labels; no scraped text goes into
-    it, so it may be inserted as markup.
+
+@lru_cache(maxsize=64)
+def overview_chart(series: tuple[GroupShare, ...], lang: str) -> Markup:
+    """The group chart of these figures in this language.
+
+    Cached on the figures themselves (GroupShare is frozen): paging through the list or
+    changing the frame filter leaves them as they are, and vl-convert would otherwise take
+    up to a second to draw the same SVG again. New articles change the figures, and so the
+    key. The SVG is built from our own numbers and translated labels; no scraped text goes
+    into it, so it may be inserted as markup.
     """
-    return replace(view, chart=Markup(group_chart(view.series, labels, lang, t)))
+    chart = group_chart(list(series), load_labels(), lang, translator(lang, "app"))
+    return Markup(chart)
 
 
 @dataclass(frozen=True)
@@ -358,10 +350,9 @@ class ArticleView:
     """The article page: the text with its marks, every score, quotes and reviews."""
 
     article: queries.ArticleDetail
-    link: str | None
     scores: list[queries.FrameScore]
     evidence: list[queries.EvidenceSentence]
-    terms: list[queries.TermMatch]
+    terms: list[TermHit]
     quotes: list[queries.QuoteRow]
     reviews: list[queries.ReviewRow]
     body: Markup = field(default_factory=Markup)
@@ -379,7 +370,6 @@ def fetch_article(con: duckdb.DuckDBPyConnection, article_id: str) -> ArticleVie
         return None
     return ArticleView(
         article=found,
-        link=safe_link(found.url),
         scores=queries.frame_scores(con, article_id),
         evidence=queries.evidence(con, article_id),
         terms=queries.terms(con, article_id),
@@ -388,10 +378,9 @@ def fetch_article(con: duckdb.DuckDBPyConnection, article_id: str) -> ArticleVie
     )
 
 
-def mark_article(view: ArticleView, lang: str, t: dict[str, str]) -> ArticleView:
+def mark_article(view: ArticleView, names: dict[str, str], t: dict[str, str]) -> ArticleView:
     """The article with its text highlighted (done after the connection is closed)."""
-    body = highlight(view.article.text, text_spans(view, frame_names(lang), t))
-    return replace(view, body=body)
+    return replace(view, body=highlight(view.article.text, text_spans(view, names, t)))
 
 
 def form_defaults(view: ArticleView, reviewer: str) -> tuple[tuple[str, ...], bool]:
@@ -401,11 +390,6 @@ def form_defaults(view: ArticleView, reviewer: str) -> tuple[tuple[str, ...], bo
     if mine is not None and mine.labels is not None and mine.migration is not None:
         return mine.labels, mine.migration
     return view.assigned, bool(view.article.is_migration)
-
-
-def frame_names(lang: str) -> dict[str, str]:
-    """Frame code -> name in the reader's language."""
-    return {label.code: label.name(lang) for label in load_labels().labels}
 
 
 def review_from_form(article_id: str, form: ReviewForm) -> Review:
@@ -505,9 +489,7 @@ def report_csp(path: Path) -> str:
 
 def health_now(con: duckdb.DuckDBPyConnection) -> list[SourceHealth]:
     """Every outlet's health now, failing ones first."""
-    order = {"failing": 0, "warning": 1, "ok": 2}
-    rows = source_health(con, utc_now())
-    return sorted(rows, key=lambda h: (order.get(h.status, 3), h.city, h.name))
+    return worst_first(source_health(con, utc_now()))
 
 
 # --- bits every page shows ------------------------------------------------------------------

@@ -7,11 +7,10 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from dashboards.report import build_report, write_report
+from dashboards.report import build_report, report_name, write_report
 from pipeline.aggregate import Period, city_languages, last_days
 from pipeline.config import Settings
 from pipeline.store import open_readonly
-from pipeline.text import slug
 
 
 @task(name="city-report", cache_policy=NO_CACHE)
@@ -32,9 +31,10 @@ def report_flow(
     period, out_dir = period or last_days(), out_dir or settings.reports
     with open_readonly(settings.db) as con:
         cities = city_languages(con)
-    stem = f"{period.start:%Y-%m-%d}"
-    written = city_report(settings, period, None, "en", out_dir / f"{stem}-all-en.html", pdf)
+    written = city_report(
+        settings, period, None, "en", out_dir / report_name(period, None, "en"), pdf
+    )
     for city, lang in cities.items():
-        out = out_dir / f"{stem}-{slug(city)}-{lang}.html"
+        out = out_dir / report_name(period, city, lang)
         written += city_report(settings, period, city, lang, out, pdf)
     return [p for p in written if p.suffix == ".html"]

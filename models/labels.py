@@ -7,7 +7,7 @@ in every supported language (the codebook, ../shared/notes/taxonomy.md, in each 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ class LabelSet:
 
     labels: tuple[Label, ...]
     group_names: dict[str, dict[str, str]]
+    _names: dict[str, dict[str, str]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -56,6 +57,17 @@ class LabelSet:
     def get(self, code: str) -> Label:
         """The label with this code."""
         return next(label for label in self.labels if label.code == code)
+
+    def names(self, lang: str) -> dict[str, str]:
+        """Code -> display name in a language (English where it has none).
+
+        Cached per label set and language, since every report, pack and page asks for it;
+        callers must not change the dict they get. The cache lives on the instance (a
+        LabelSet holds dicts, so it cannot be a functools.cache key).
+        """
+        if lang not in self._names:
+            self._names[lang] = {label.code: label.name(lang) for label in self.labels}
+        return self._names[lang]
 
 
 @lru_cache(maxsize=1)

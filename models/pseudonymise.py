@@ -21,6 +21,9 @@ excerpt is known from the full name in the first paragraph):
    verb or source marker next to it ('sagte Müller', 'según García', from the voice files), an
    age ('(34)', 'der 34-jährige', ', 34 anni'), a public role next to it, an initial after it,
    or, in the languages without a model, two or more name words together ('Mehmet Aydın').
+   A common word of the language (``common_words``: spaCy lookup tables) needs more: an
+   honorific, an age, a listed first name, or (one word, nouns in lower case) a speech cue;
+   a run needs one uncommon word. Organisation words end a run ('Flüchtlingsrat Oberhausen').
    Wrong guesses lean towards pseudonymising: a club name taken for a person costs less than
    a neighbour named in a slide.
 3. A name is public when a role word of ``models/lexicons/persons/public_roles.yaml`` or of the
@@ -48,6 +51,8 @@ URLs and capitals, so that ``pipeline.pack`` can tell a link that spells a hidde
 
 from __future__ import annotations
 
+import gzip
+import json
 import re
 import string
 import unicodedata
@@ -58,6 +63,7 @@ from pathlib import Path
 from typing import Any
 
 import spacy
+import spacy_lookups_data
 import yaml
 from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
@@ -66,7 +72,14 @@ from spacy.tokens import Doc, Span, Token
 from spacy.util import filter_spans
 
 from models.nlp import REAL_PIPELINES, get_nlp, parse, stop_words
-from models.voice import MAX_ENDING, MIN_PREFIX, VoiceFinder, get_voice, shared_prefix
+from models.voice import (
+    MAX_ENDING,
+    MIN_PREFIX,
+    VoiceFile,
+    VoiceFinder,
+    get_voice,
+    shared_prefix,
+)
 
 PERSONS_DIR = Path(__file__).parent / "lexicons" / "persons"
 NER_LABELS = frozenset({"PERSON", "PER"})
@@ -96,6 +109,8 @@ class NameRules:
     role_stems: tuple[str, ...]
     max_gap: int
     hidden_handle: str
+    org_words: frozenset[str] = frozenset()
+    org_suffixes: tuple[str, ...] = ()
 
 
 def _yaml(name: str) -> dict[str, Any]:
@@ -123,7 +138,7 @@ def load_rules(lang: str) -> NameRules:
     return NameRules(
         lang=lang,
         pseudonym=str(own["pseudonym"]),
-        age_before=re.compile(rf"(?:{before})\W*(?:\w+\W+)?$", re.I) if before else None,
+        age_before=re.compile(rf"(?:{before})\W*{_between(voice)}$", re.I) if before else None,
         age_after=tuple(re.compile(p, re.I) for p in after),
         party=re.compile(str(roles["party_in_brackets"])),
         suffixes=_lower(own.get("suffixes") or ()),
@@ -133,7 +148,52 @@ def load_rules(lang: str) -> NameRules:
         role_stems=_lower(role.get("stems") or ()) + tuple(s for c in reused for s in c.stems),
         max_gap=int(roles["max_gap"]),
         hidden_handle=str(names["hidden_handle"]),
+        org_words=frozenset(_lower(own.get("org_words") or ())),
+        org_suffixes=_lower(own.get("org_suffixes") or ()),
     )
+
+
+def _between(voice: VoiceFile) -> str:
+    """The one word that may stand between an age and a name ('der 34-jährige Syrer Ahmad',
+    '34-letni mieszkaniec Jan'). Where nouns are capitalised it must be one: 'Die
+    41-Jährige erlitt Prellungen' is a verb and its object, not an age and a name."""
+    if voice.capitalised_nouns:
+        return r"(?:(?-i:[A-ZÄÖÜ])\w*\W+)?"
+    return r"(?:\w+\W+)?"
+
+
+@cache
+def common_words(lang: str) -> frozenset[str]:
+    """The language's dictionary words in lower case: forms and lemmas of its spaCy lookup
+    tables (``dictionary_tables`` of ``names.yaml``); empty where the package has none.
+
+    The tables also list proper nouns, marked by a capital ('grgić' -> 'Grgić',
+    'Krzysztof'): outside German, where every noun is capitalised, a word the tables ever
+    write with a capital is a name and left out."""
+    tables = _yaml("names.yaml")["dictionary_tables"]
+    common: set[str] = set()
+    proper: set[str] = set()
+    for table in tables.get(lang, tables["default"]):
+        path = Path(str(spacy_lookups_data.get_file(f"{lang}_{table}.json.gz")))
+        if path.exists():
+            data: dict[str, object] = json.loads(gzip.decompress(path.read_bytes()))
+            for key, lemma in data.items():
+                words = [key] + ([lemma] if isinstance(lemma, str) else [])
+                named = lang != "de" and any(w[:1].isupper() for w in words)
+                (proper if named else common).update(w.lower() for w in words)
+    return frozenset(common - proper)
+
+
+@cache
+def first_names() -> frozenset[str]:
+    """First names that are dictionary words somewhere (``names.yaml``), folded."""
+    return frozenset(fold(str(n)) for n in _yaml("names.yaml")["first_names"])
+
+
+def is_common(word: str, lang: str) -> bool:
+    """Whether a word is a common word of the language and no listed first name: alone it
+    says nothing of a person ('Zeugen', 'Stazione'), so it needs an explicit cue."""
+    return word.lower() in common_words(lang) and fold(word) not in first_names()
 
 
 def pseudonym_label(lang: str, n: int) -> str:
@@ -225,7 +285,14 @@ class NameFinder:
         roles = {w for w in self.rules.role_words if " " not in w}
         places = {w for p in f.origin.places for w in p.split()}
         return frozenset(
-            stop_words(self.lang) | f.titles | cats | cues | roles | places | self.rules.not_names
+            stop_words(self.lang)
+            | f.titles
+            | cats
+            | cues
+            | roles
+            | places
+            | self.rules.not_names
+            | self.rules.org_words  # 'Inspekcja' splits 'Państwowa Inspekcja Pracy'
         )
 
     def find(self, text: str) -> list[Mention]:
@@ -298,7 +365,7 @@ class NameFinder:
         """Whether a token can be (part of) a name."""
         if not LETTERS.match(tok.text) or not tok.text[:1].isupper():
             return False
-        if tok.lower_ in self.excluded or self._is_role(tok):
+        if tok.lower_ in self.excluded or self._is_role(tok) or self._is_org(tok):
             return False
         # German capitalises nouns and adjectives: a word the lookup lemmatizer turns into a
         # lower-case lemma ('Rote' -> 'rot') is no name ('Thomas' -> 'Thoma' stays one).
@@ -313,6 +380,12 @@ class NameFinder:
         lemmatizer: Lemmatizer = self.nlp.get_pipe("lemmatizer")  # type: ignore[assignment]
         table = lemmatizer.lookups.get_table("lemma_lookup")
         return str(table.get(tok.lower_, tok.lower_)) != tok.lower_
+
+    def _is_org(self, tok: Token) -> bool:
+        """Whether a token is an organisation word ('Verein', 'associação') or a compound
+        ending in one ('Flüchtlingsrat'): it ends a name run."""
+        low = tok.lower_
+        return low in self.rules.org_words or any(low.endswith(s) for s in self.rules.org_suffixes)
 
     def _is_role(self, tok: Token) -> bool:
         """Whether a token is a public role word or contains a role stem ('Oberbürgermeister')."""
@@ -338,14 +411,22 @@ class NameFinder:
         """
         before = doc[span.start - 1].lower_ if span.start else ""
         entity = [p for a, b, p in ents if a <= span.start_char < b]
-        weak = entity == [False] or before in self.rules.not_before
+        # 'Der Flüchtlingsrat Oberhausen': in German the organisation's name follows its word;
+        # elsewhere a name after one is often a person ('pravnica udruge Tea Marušić').
+        german = self.voice.file.capitalised_nouns
+        org = german and span.start > 0 and self._is_org(doc[span.start - 1])
+        weak = entity == [False] or before in self.rules.not_before or org
         opener = len(span) == 1 and span[0].is_sent_start and span[0].lower_ not in mid
         public = self._public(doc, span) and not opener
         initial = len(span) > 1 and bool(INITIAL.match(span[-1].text))
-        person = entity == [True] or public or initial or self._title_or_age(doc, span)
-        person = person or (not weak and not opener and self._speech_cue(doc, span))
-        if not person and self.lang not in REAL_PIPELINES:
-            person = len(span) >= 2 and not weak  # 'Mehmet Aydın': two name words together
+        explicit = initial or self._title_or_age(doc, span)
+        if all(is_common(t.text, self.lang) for t in span):
+            person = explicit or self._common_cue(doc, span, bool(weak or opener))
+        else:
+            person = entity == [True] or public or explicit
+            person = person or (not weak and not opener and self._speech_cue(doc, span))
+            if not person and self.lang not in REAL_PIPELINES:
+                person = len(span) >= 2 and not weak  # 'Mehmet Aydın': two name words
         return Mention(
             offset + span.start_char,
             offset + span.end_char,
@@ -354,6 +435,20 @@ class NameFinder:
             public,
             tuple((offset + t.idx, offset + t.idx + len(t.text)) for t in span),
         )
+
+    def _common_cue(self, doc: Doc, span: Span, weak: bool) -> bool:
+        """Whether a speech cue makes common words a name: only one word mid-sentence, and
+        never a run of them ('Casa Comum', 'Państwowa Inspekcja Pracy'). Where nouns are
+        written in lower case the capital says enough ('ha detto Rossi'). German capitalises
+        every noun: there the cue must stand right before the word and the word must be its
+        own lemma, as surnames are ('sagte Müller'), not a plural or inflected noun ('laut
+        Zeugen', 'sucht weitere Zeugen, die …')."""
+        if weak or len(span) > 1:
+            return False
+        if not self.voice.file.capitalised_nouns:
+            return self._speech_cue(doc, span)
+        cues = [(s, e) for m in self.voice.cue_matchers for _, s, e in m(doc)]
+        return span[0].lemma_ == span[0].text and any(e == span.start for _, e in cues)
 
     def _public(self, doc: Doc, span: Span) -> bool:
         """A role word right before the name, or after it behind a comma, or a party after it."""
@@ -467,6 +562,7 @@ class Person:
     last: str
     public: bool
     label: str = ""
+    lang: str = ""  # the language of the text that named the person first
 
 
 @dataclass(frozen=True)
@@ -516,7 +612,7 @@ class Pseudonymiser:
             own = [i for i in full if i is not None]
             for m in mentions:
                 if len(m.words) == 1 and m.person and not self._hits(m.words[0], own, lang):
-                    own.append(self._new(m))  # 'sagte Müller' with no full name: one word
+                    own.append(self._new(m, lang))  # 'sagte Müller', no full name: one word
             self.texts[key] = Learned(mentions, full, tuple(own))
         return self.texts[key]
 
@@ -535,15 +631,15 @@ class Pseudonymiser:
             None,
         )
         if idx is None and m.person:
-            idx = self._new(m)
+            idx = self._new(m, lang)
         if idx is not None:
             self.persons[idx].public |= m.public or self._listed(m)
         return idx
 
-    def _new(self, m: Mention) -> int:
+    def _new(self, m: Mention, lang: str) -> int:
         """Register a person for a mention; return its index."""
         first = m.words[0] if len(m.words) >= 2 else ""
-        self.persons.append(Person(first, m.words[-1], m.public))
+        self.persons.append(Person(first, m.words[-1], m.public, lang=lang))
         return len(self.persons) - 1
 
     def _listed(self, m: Mention) -> bool:
@@ -579,9 +675,21 @@ class Pseudonymiser:
 
     def name_words(self) -> frozenset[str]:
         """The name words of every private person of the pack as URLs spell them ('mehmet',
-        'aydin', 'mueller' and 'muller'): what a link must not spell."""
-        names = [w for i in self._private() for w in (self.persons[i].first, self.persons[i].last)]
+        'aydin', 'mueller' and 'muller'): what a link must not spell.
+
+        A common word of a name ('Anna Koch': 'koch') is left out when the person has another
+        word that is not, since a slug about 'hauptbahnhof' or 'koch' names nobody and a slug
+        with the full name is still caught by 'anna'; a name of common words only keeps them.
+        """
+        names = [w for i in self._private() for w in self._link_words(self.persons[i])]
         return frozenset(form for w in names if w for form in slug_forms(w))
+
+    def _link_words(self, person: Person) -> list[str]:
+        """A person's name words a link must not spell: the uncommon ones, else all."""
+        words = [w for w in (person.first, person.last) if w]
+        lang = person.lang or self.lang
+        rare = [w for w in words if not is_common(w, lang)]
+        return rare or words
 
     def label(self, idx: int) -> str:
         """The pseudonym of a person, given in order of first use."""

@@ -9,10 +9,12 @@ a named SQL string so that the report can show the SQL behind each number.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import duckdb
 from scipy.stats import fisher_exact
+
+from pipeline.timeutil import utc_now
 
 BASELINE_PERIODS = 8
 # Frames that show migrants as contributors and neighbours: the good practice that reports,
@@ -34,15 +36,31 @@ class Period:
         """The period ``periods`` lengths earlier (negative: later)."""
         step = (self.end - self.start) * periods
         start, end = self.start - step, self.end - step
-        return Period(start, end, f"{start:%Y-%m-%d} – {end - timedelta(days=1):%Y-%m-%d}")
+        return Period(start, end, _label(start, end))
+
+
+def _label(start: datetime, end: datetime) -> str:
+    """A period's label for people: its first and last day."""
+    return f"{start:%Y-%m-%d} – {end - timedelta(days=1):%Y-%m-%d}"
+
+
+def _day_span(start: date, end_exclusive: date) -> Period:
+    """Midnight (naive UTC) of ``start`` to midnight of ``end_exclusive``, labelled."""
+    first = datetime(start.year, start.month, start.day)
+    end = datetime(end_exclusive.year, end_exclusive.month, end_exclusive.day)
+    return Period(first, end, _label(first, end))
+
+
+def days(start: date, end_exclusive: date) -> Period:
+    """The days from ``start`` up to (not including) ``end_exclusive`` as a Period, labelled
+    like every other period built from days (first and last day)."""
+    return _day_span(start, end_exclusive)
 
 
 def last_days(today: date | None = None, days: int = 7) -> Period:
     """The ``days`` days ending with today (inclusive)."""
-    today = today or datetime.now(UTC).date()
-    end = datetime(today.year, today.month, today.day) + timedelta(days=1)
-    start = end - timedelta(days=days)
-    return Period(start, end, f"{start:%Y-%m-%d} – {today:%Y-%m-%d}")
+    end = (today or utc_now().date()) + timedelta(days=1)
+    return _day_span(end - timedelta(days=days), end)
 
 
 def iso_week(week: str) -> Period:
@@ -106,10 +124,12 @@ SELECT count(*) FROM migration_articles m
 WHERE m.counted AND m.published_at >= ? AND m.published_at < ? AND {scope}
 """
 
+# All articles with their outlet's city as m, so that Scope.where() applies as elsewhere.
 ALL_COUNT_SQL = """
-SELECT count(*) FROM articles a JOIN sources s ON s.id = a.source_id
-WHERE a.published_at >= ? AND a.published_at < ?
-  AND (? IS NULL OR s.city = ?) AND (? IS NULL OR a.source_id = ?) AND (? IS NULL OR a.lang = ?)
+SELECT count(*)
+FROM (SELECT a.source_id, a.lang, a.published_at, s.city
+      FROM articles a JOIN sources s ON s.id = a.source_id) m
+WHERE m.published_at >= ? AND m.published_at < ? AND {scope}
 """
 
 
@@ -138,10 +158,8 @@ def migration_count(
 
 def all_count(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime, scope: Scope) -> int:
     """All articles in [start, end), migration or not."""
-    params: list[object] = [start, end]
-    for value in (scope.city, scope.source, scope.lang):
-        params += [value, value]
-    row = con.execute(ALL_COUNT_SQL, params).fetchall()
+    cond, params = scope.where()
+    row = con.execute(ALL_COUNT_SQL.format(scope=cond), [start, end, *params]).fetchall()
     return int(row[0][0]) if row else 0
 
 
@@ -159,14 +177,25 @@ def verdict(n: int, total: int, base_n: int, base_total: int) -> tuple[str, floa
 
 
 def frame_trends(
-    con: duckdb.DuckDBPyConnection, period: Period, codes: list[str], scope: Scope = Scope()
+    con: duckdb.DuckDBPyConnection,
+    period: Period,
+    codes: list[str],
+    scope: Scope = Scope(),
+    counts: Totals | None = None,
 ) -> list[FrameTrend]:
-    """Every frame's share now vs the baseline, strongest rise first."""
+    """Every frame's share now vs the baseline, strongest rise first.
+
+    ``counts`` is the ``totals`` of the same period and scope when the caller has it already
+    (the report does), so the migration counts are not queried twice.
+    """
     base_start, base_end = _span(period, BASELINE_PERIODS)
     now = frame_counts(con, period.start, period.end, scope)
     base = frame_counts(con, base_start, base_end, scope)
-    total = migration_count(con, period.start, period.end, scope)
-    base_total = migration_count(con, base_start, base_end, scope)
+    if counts is None:
+        total = migration_count(con, period.start, period.end, scope)
+        base_total = migration_count(con, base_start, base_end, scope)
+    else:
+        total, base_total = counts.migration, counts.baseline_migration
     trends = [
         subject_trend(code, now.get(code, 0), total, base.get(code, 0), base_total)
         for code in codes
@@ -371,6 +400,25 @@ def totals(con: duckdb.DuckDBPyConnection, period: Period, scope: Scope = Scope(
         all_count(con, base.start, period.start, scope),
         migration_count(con, base.start, period.start, scope),
     )
+
+
+MODEL_VERSIONS_SQL = """
+SELECT DISTINCT m.model_version FROM migration_articles m
+WHERE m.counted AND m.published_at >= ? AND m.published_at < ? AND {scope}
+  AND m.model_version IS NOT NULL
+ORDER BY 1
+"""
+
+
+def model_versions(
+    con: duckdb.DuckDBPyConnection, period: Period, scope: Scope = Scope()
+) -> list[str]:
+    """The model versions that classified the counted migration articles of the period and its
+    baseline: the figures a report or alert compares, not the whole database."""
+    cond, params = scope.where()
+    start, end = period.shifted(BASELINE_PERIODS).start, period.end
+    rows = con.execute(MODEL_VERSIONS_SQL.format(scope=cond), [start, end, *params]).fetchall()
+    return [str(version) for (version,) in rows]
 
 
 def subject_trend(subject: str, n: int, total: int, base_n: int, base_total: int) -> FrameTrend:

@@ -122,11 +122,13 @@ def _target_alerts(
     """The frames, then the metaphors, rising in one city or outlet."""
     scope = target.filter()
     counts = aggregate.totals(con, period, scope)  # once per target, shared by both kinds
-    frames = [t for t in frame_trends(con, period, codes, scope) if alerting(t)]
+    frames = [t for t in frame_trends(con, period, codes, scope, counts) if alerting(t)]
     metaphors = [t for t in metaphor_trends(con, period, scope, counts) if alerting(t)]
     if not frames and not metaphors:
         return []
-    basis = Basis(target, period, counts, _model_versions(con, period, scope))
+    # Two models behind the figures mean part of a change may be reclassification: shown.
+    models = tuple(aggregate.model_versions(con, period, scope))
+    basis = Basis(target, period, counts, models)
     sql = {kind: _query(count_sql, period, scope) for kind, count_sql in COUNT_SQL.items()}
     return [
         _alert(basis, kind, t, _evidence(con, period, kind, t.frame, scope), sql[kind])
@@ -230,27 +232,6 @@ def _clip(text: str, start: int, end: int) -> str:
     margin = max(0, (SENTENCE_MAX - (end - start)) // 2)
     lo, hi = max(0, start - margin), min(len(text), end + margin)
     return ("…" if lo else "") + text[lo:hi].strip() + ("…" if hi < len(text) else "")
-
-
-MODEL_VERSIONS_SQL = """
-SELECT DISTINCT m.model_version FROM migration_articles m
-WHERE m.counted AND m.published_at >= ? AND m.published_at < ? AND {scope}
-  AND m.model_version IS NOT NULL
-ORDER BY 1
-"""
-
-
-def _model_versions(
-    con: duckdb.DuckDBPyConnection, period: Period, scope: Scope
-) -> tuple[str, ...]:
-    """Models behind the period's and the baseline's articles: two of them mean part of a
-    change may come from reclassification, which a reader must be able to see."""
-    cond, params = scope.where()
-    start = period.shifted(BASELINE_PERIODS).start
-    rows = con.execute(
-        MODEL_VERSIONS_SQL.format(scope=cond), [start, period.end, *params]
-    ).fetchall()
-    return tuple(str(r[0]) for r in rows)
 
 
 def _query(count_sql: str, period: Period, scope: Scope) -> str:
@@ -421,16 +402,6 @@ def pending_alerts(con: duckdb.DuckDBPyConnection, since: datetime | None = None
         " AND (?::TIMESTAMP IS NULL OR period_end > ?::TIMESTAMP)"
         " ORDER BY city, scope, source_id NULLS FIRST, kind, p_value, subject",
         [naive_utc(since), naive_utc(since)],
-    ).fetchall()
-    return [_from_row(row) for row in rows]
-
-
-def stored_alerts(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> list[Alert]:
-    """The stored alerts with these ids, in the order of pending_alerts."""
-    rows = con.execute(
-        f"SELECT {COLUMNS} FROM alerts WHERE id IN ?"
-        " ORDER BY city, scope, source_id NULLS FIRST, kind, p_value, subject",
-        [list(ids)],
     ).fetchall()
     return [_from_row(row) for row in rows]
 

@@ -33,7 +33,9 @@ GROUP BY m.speaker_category
 
 MAX_DRIVERS = 3
 # Speaker categories in the order the report lists them: migrants first, since whether they
-# speak for themselves is the question; 'unknown' last.
+# speak for themselves is the question; 'unknown' last. The set is models.voice's
+# CATEGORY_ORDER plus UNKNOWN (a test holds them equal); it is not imported from there because
+# models.voice loads spaCy, three seconds that a report or a dashboard page should not pay.
 CATEGORIES = ("migrant", "ngo", "official", "police", "expert", "citizen", "unknown")
 
 

@@ -8,7 +8,7 @@ import sys
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -16,7 +16,9 @@ from rich.table import Table
 
 from pipeline.config import Settings
 from pipeline.runtime import prefect_defaults
-from pipeline.text import slug
+
+if TYPE_CHECKING:  # aggregate loads scipy: imported where a command needs it
+    from pipeline.aggregate import Period
 
 app = typer.Typer(
     help="framewatch: how local news frames migrants, week by week.",
@@ -100,21 +102,18 @@ def report(
 
     Example: framewatch report --week 2026-W47 --city Oberhausen --pdf
     """
-    from dashboards.report import build_report, write_report
-    from pipeline.aggregate import city_languages, iso_week, last_days
+    from dashboards.report import build_report, report_name, write_report
+    from pipeline.aggregate import city_languages
     from pipeline.store import open_readonly
 
     settings = _settings()
-    try:
-        period = iso_week(week) if week else last_days()
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--week") from None
+    period = _period(week)
     with open_readonly(settings.db) as con:
         cities = city_languages(con)
         if city is not None and city not in cities:
             raise typer.BadParameter(f"no outlet in {city!r}; cities: {', '.join(cities)}")
         lang = lang or (cities[city] if city else "en")
-        target = out or settings.reports / _report_name(period.label, city, lang)
+        target = out or settings.reports / report_name(period, city, lang)
         report = build_report(con, period, lang, city, settings.counter_bank)
     paths = write_report(report, target, settings.browser if pdf else None)
     if pdf and not any(p.suffix == ".pdf" for p in paths):
@@ -122,10 +121,14 @@ def report(
     console.print("\n".join(f"wrote {p}" for p in paths))
 
 
-def _report_name(label: str, city: str | None, lang: str) -> str:
-    """A file name for a report."""
-    stem = label.split(" ")[0] if " " in label else label
-    return f"{stem}-{slug(city or 'all')}-{lang}.html"
+def _period(week: str | None) -> Period:
+    """The ISO week given with --week, else the last seven days; a bad week is a usage error."""
+    from pipeline.aggregate import iso_week, last_days
+
+    try:
+        return iso_week(week) if week else last_days()
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--week") from None
 
 
 @app.command()
@@ -460,16 +463,12 @@ def alerts(
 
     Example: framewatch alerts --week 2026-W47 --send
     """
-    from pipeline.aggregate import iso_week, last_days
     from pipeline.alerts import alert_table, run_alerts
     from pipeline.notify import configured_channels
     from pipeline.store import open_store
 
     settings = _settings()
-    try:
-        period = iso_week(week) if week else last_days()
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--week") from None
+    period = _period(week)
     con = open_store(settings.db)
     try:
         summary = run_alerts(con, settings, period, send=send)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -96,12 +97,24 @@ def load_bank(path: Path | None = None) -> dict[str, CounterEntry]:
     The override names only what it changes: per frame, the fields it gives replace the
     starter ones and the others are kept, so a city can add local facts without copying the
     starter guidance. Both files are validated; the first problem stops loading.
+
+    Each file is read once per process (every city's report asks for the bank): a changed
+    bank file takes effect in a new process, such as the next ``framewatch report`` run.
     """
-    bank = {key: _parse_entry(BANK_FILE, key, raw) for key, raw in _read(BANK_FILE).items()}
+    return dict(_bank(path.resolve() if path is not None else None))
+
+
+@cache
+def _bank(path: Path | None) -> dict[str, CounterEntry]:
+    """load_bank for a resolved path, cached; callers get a copy, so the cache stays intact."""
+    bank = {
+        key: replace(CounterEntry(key, (), ()), **_parse_fields(BANK_FILE, key, raw))
+        for key, raw in _read(BANK_FILE).items()
+    }
     _require_every_key(bank, BANK_FILE)
     if path is not None:
         for key, raw in _read(path).items():
-            bank[key] = _merge_entry(bank[key], _parse_fields(path, key, raw))
+            bank[key] = replace(bank[key], **_parse_fields(path, key, raw))
     return bank
 
 
@@ -161,24 +174,12 @@ def _require_every_key(bank: Mapping[str, CounterEntry], path: Path) -> None:
         raise CounterBankError(f"{path}: no guidance for {empty}")
 
 
-def _parse_entry(path: Path, key: str, raw: Any) -> CounterEntry:
-    """A complete entry (the starter bank): every field it lacks is empty."""
-    empty = CounterEntry(key, (), ())
-    return _merge_entry(empty, _parse_fields(path, key, raw))
-
-
-def _merge_entry(base: CounterEntry, fields: Mapping[str, Any]) -> CounterEntry:
-    """The entry with the fields an override gives replaced, the others kept."""
-    return replace(base, **fields)
-
-
 def _parse_fields(path: Path, key: str, raw: Any) -> dict[str, Any]:
-    """The fields one entry gives, parsed and validated (absent fields are left out)."""
+    """The fields one entry gives, parsed and validated (absent fields are left out): the
+    starter entry starts from empty fields, an override's replace the starter's."""
     if not isinstance(raw, dict):
         raise CounterBankError(f"{path}: {key}: must be a mapping with guidance and/or facts")
-    unknown = sorted(str(name) for name in raw if name not in ENTRY_FIELDS)
-    if unknown:
-        raise CounterBankError(f"{path}: {key}: unknown fields {unknown}")
+    _refuse_unknown(path, key, raw, ENTRY_FIELDS)
     fields: dict[str, Any] = {}
     if "guidance" in raw:
         items = _items(path, f"{key}.guidance", raw["guidance"])

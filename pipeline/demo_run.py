@@ -18,7 +18,6 @@ from pipeline.health import source_health
 from pipeline.health_table import health_table
 from pipeline.progress import Progress
 from pipeline.sources import demo_sources_file, load_sources
-from pipeline.text import slug
 
 DEMO_PORT = 8765
 
@@ -53,6 +52,7 @@ def _demo_port(db: Path, console: Console) -> int:
 
 def run_demo(settings: Settings, reports_dir: Path, console: Console) -> None:
     """Serve the newsroom, run the ingest flow, write reports, print what happened."""
+    from dashboards.report import report_name
     from flows.ingest import ingest_flow
     from flows.report import report_flow
 
@@ -62,7 +62,8 @@ def run_demo(settings: Settings, reports_dir: Path, console: Console) -> None:
         console.print(f"demo newsroom (fictional outlets) serving on {room.url}")
         summary = ingest_flow(demo_sources_file(), settings, room.url, Progress(console))
     ingest_s = time.monotonic() - started
-    written = report_flow(settings, reports_dir)
+    period = aggregate.last_days()
+    written = report_flow(settings, reports_dir, period)
     _print_summary(settings.db, summary.run_id, written, console)
     steps = ", ".join(f"{k} {v:.1f} s" for k, v in summary.seconds.items())
     console.print(
@@ -70,16 +71,21 @@ def run_demo(settings: Settings, reports_dir: Path, console: Console) -> None:
         f"articles, {summary.articles_classified} classified ({steps}); "
         f"ingest flow {ingest_s:.0f} s, demo total {time.monotonic() - started:.0f} s"
     )
-    city, lang = demo_city()
-    report = next(p for p in written if f"-{slug(city)}-{lang}." in p.name)
+    city, lang = demo_city(settings.db)
+    name = report_name(period, city, lang)
+    report = next(p for p in written if p.name == name)
     console.print(f"\nweekly report for {city} in its language ({lang}):\n{report.resolve()}")
 
 
-def demo_city() -> tuple[str, str]:
-    """The demo's home city (the one with most outlets: Oberhausen) and its language."""
+def demo_city(db: Path) -> tuple[str, str]:
+    """The demo's home city (the one with most outlets: Oberhausen) and its report language,
+    read from the database by ``aggregate.city_languages``, the rule the report flow used."""
+    from pipeline.store import open_readonly
+
     sources = load_sources(demo_sources_file())
     city = Counter(s.city for s in sources).most_common(1)[0][0]
-    return city, next(s.lang for s in sources if s.city == city)
+    with open_readonly(db) as con:
+        return city, aggregate.city_languages(con)[city]
 
 
 def _print_summary(db: Path, run_id: str, reports: list[Path], console: Console) -> None:

@@ -12,6 +12,7 @@ first crawl stores a feed's whole backlog at once, which would inflate the usual
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -159,6 +160,17 @@ def silent(
         return True
     gap_days = max(SILENT_MIN_GAP_DAYS, SILENT_GAP_ARTICLES / baseline)
     return last_article is None or now - last_article > timedelta(days=gap_days)
+
+
+# How bad a status is, worst first: the order every list of outlets shows them in.
+STATUS_ORDER = ("failing", "warning", "ok")
+
+
+def worst_first(health: Iterable[SourceHealth]) -> list[SourceHealth]:
+    """Outlets failing first, then warnings, then ok; by city and name within each, so the
+    report and the dashboard list the outlets that need a look in the same order."""
+    rank = {s: i for i, s in enumerate(STATUS_ORDER)}
+    return sorted(health, key=lambda h: (rank.get(h.status, len(rank)), h.city, h.name))
 
 
 def status(flags: tuple[str, ...]) -> str:

@@ -34,6 +34,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from functools import partial
 from itertools import groupby
+from operator import attrgetter
 from typing import Any
 
 import duckdb
@@ -107,7 +108,7 @@ def build_message(alerts: Sequence[Alert], lang: str) -> Message:
     """The message for one city's alerts, in ``lang``."""
     t = translator(lang, "alerts")
     city = alerts[0].city
-    names = {label.code: label.name(lang) for label in load_labels().labels}
+    names = load_labels().names(lang)
     return Message(
         lang,
         city,
@@ -202,12 +203,20 @@ def split_message(message: Message, fits: Callable[[Message], bool]) -> list[Mes
 # --- e-mail ----------------------------------------------------------------------------------
 
 
+def _context(message: Message) -> dict[str, Any]:
+    """What the alert templates are rendered with."""
+    return {"m": message, "t": message.t, "weeks": BASELINE_PERIODS}
+
+
+def render_text(message: Message) -> str:
+    """The plain-text body of an alert message (the e-mail's, and the JSON post's text)."""
+    return environment("text").get_template("alert_email.txt.j2").render(**_context(message))
+
+
 def render_email(message: Message) -> tuple[str, str]:
     """The plain-text and HTML bodies of an alert e-mail."""
-    context = {"m": message, "t": message.t, "weeks": BASELINE_PERIODS}
-    text = environment("text").get_template("alert_email.txt.j2").render(**context)
-    html = environment("html").get_template("alert_email.html").render(**context)
-    return text, html
+    html = environment("html").get_template("alert_email.html").render(**_context(message))
+    return render_text(message), html
 
 
 def build_email(message: Message, settings: Settings) -> EmailMessage:
@@ -384,12 +393,11 @@ def teams_fits(message: Message) -> bool:
 
 def json_payload(alerts: Sequence[Alert], message: Message) -> dict[str, Any]:
     """Plain JSON for any receiver: the message's text and the alerts as stored."""
-    text, _ = render_email(message)
     return {
         "city": message.city,
         "lang": message.lang,
         "subject": message.subject,
-        "text": text,
+        "text": render_text(message),
         "alerts": json.loads(json.dumps([asdict(a) for a in alerts], default=_iso)),
     }
 
@@ -609,7 +617,8 @@ def notify(
     down: set[str] = set()
     outcomes: list[bool] = []
     errors: list[str] = []
-    for city, group in groupby(alert_store.pending_alerts(con, utc_now() - STALE_AFTER), _city):
+    pending = alert_store.pending_alerts(con, utc_now() - STALE_AFTER)
+    for city, group in groupby(pending, attrgetter("city")):  # one message per city
         city_alerts = list(group)
         lang_ = lang or city_alerts[0].lang
         done = {c: deliver(c, city_alerts, settings, lang_, down) for c in channels}
@@ -617,11 +626,6 @@ def notify(
         errors += _log_errors(city, done)
         outcomes += _record(con, city_alerts, channels, done)
     return NotifyResult(outcomes.count(True), outcomes.count(False), tuple(errors))
-
-
-def _city(alert: Alert) -> str:
-    """The key alerts are grouped by: one message per city."""
-    return alert.city
 
 
 def _log_errors(city: str, done: dict[str, Delivery]) -> list[str]:
@@ -638,13 +642,19 @@ def _record(
     channels: list[str],
     done: dict[str, Delivery],
 ) -> list[bool]:
-    """Mark each alert with the channels that delivered it now; True where it is done."""
-    outcomes = []
-    for alert in alerts:
-        delivered, error = _result(alert, channels, done)
-        alert_store.mark_notified(con, [alert.id], delivered, error)
-        outcomes.append(error is None)
-    return outcomes
+    """Mark each alert with the channels that delivered it now; True where it is done.
+
+    Alerts with the same outcome (the same channels, the same error) are marked by one
+    UPDATE: a city's alerts mostly share theirs, so a run costs an UPDATE per outcome, not
+    per alert.
+    """
+    results = [_result(alert, channels, done) for alert in alerts]
+    groups: dict[tuple[tuple[str, ...], str | None], list[str]] = {}
+    for alert, (delivered, error) in zip(alerts, results, strict=True):
+        groups.setdefault((tuple(delivered), error), []).append(alert.id)
+    for (sent_by, why), ids in groups.items():
+        alert_store.mark_notified(con, ids, sent_by, why)
+    return [error is None for _, error in results]
 
 
 def _result(

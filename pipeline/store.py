@@ -99,7 +99,9 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
             continue
         with transaction(con):
             con.execute(sql)
-            con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, _now()])
+            con.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, utc_now()]
+            )
         applied.append(name)
     return applied
 
@@ -143,9 +145,6 @@ def open_readonly(path: Path) -> duckdb.DuckDBPyConnection:
         ) from exc
 
 
-_now = utc_now  # naive UTC: DuckDB TIMESTAMP columns hold UTC without a zone
-
-
 def write_rows(
     con: duckdb.DuckDBPyConnection, sql: str, rows: list[dict[str, Any]] | pa.Table
 ) -> None:
@@ -177,7 +176,7 @@ def add_annotations(
             **asdict(a),
             "frame_group": a.group,
             "labels": None if a.labels is None else list(a.labels),
-            "created_at": at or _now(),
+            "created_at": at or utc_now(),
         }
         for a in notes
     ]
@@ -200,7 +199,7 @@ def upsert_sources(con: duckdb.DuckDBPyConnection, sources: Sequence[Source]) ->
             "feeds": list(s.feeds),
             "sitemaps": list(s.sitemaps),
             "verified": s.verified,
-            "updated_at": _now(),
+            "updated_at": utc_now(),
         }
         for s in sources
     ]
@@ -211,7 +210,7 @@ def start_run(con: duckdb.DuckDBPyConnection, run_id: str, sources_file: str) ->
     """Record that a run began, so a crash leaves a visible 'running' row."""
     con.execute(
         "INSERT INTO runs (id, started_at, status, sources_file) VALUES (?, ?, 'running', ?)",
-        [run_id, _now(), sources_file],
+        [run_id, utc_now(), sources_file],
     )
 
 
@@ -220,7 +219,7 @@ def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str, **count
     cols = ["finished_at = ?", "status = ?"] + [f"{k} = ?" for k in counts]
     con.execute(
         f"UPDATE runs SET {', '.join(cols)} WHERE id = ?",
-        [_now(), status, *counts.values(), run_id],
+        [utc_now(), status, *counts.values(), run_id],
     )
 
 
@@ -275,7 +274,7 @@ def store_crawl(
         _write_keys(con, keys)
         new_ids = [r["id"] for r in rows]
         log_fetches(con, run_id, [*outcomes, *_copy_notes(con, new_ids)])
-        _update_feed_states(con, outcomes, _now(), disable_after)
+        _update_feed_states(con, outcomes, utc_now(), disable_after)
     return new_ids
 
 
@@ -1049,7 +1048,7 @@ def save_framings(con: duckdb.DuckDBPyConnection, framings: Sequence[Framing]) -
     if not framings:
         return
     ids = [f.article_id for f in framings]
-    now = _now()
+    now = utc_now()
     with transaction(con):
         for table in ("article_frames", "article_terms", "article_evidence", "article_quotes"):
             con.execute(f"DELETE FROM {table} WHERE article_id IN ?", [ids])

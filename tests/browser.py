@@ -15,15 +15,10 @@ from typing import Any
 
 import pytest
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from dashboards.pdf import FLAGS, PRINT_ONLY
+
+# The PDF printer's flags, so the tests see the browser the reports are printed with.
+CHROMIUM_FLAGS = [flag for flag in FLAGS if flag not in PRINT_ONLY]
 SCREENSHOTS = Path(
     os.environ.get(
         "FRAMEWATCH_SCREENSHOTS", Path(__file__).resolve().parent / "artifacts" / "screenshots"

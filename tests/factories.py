@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from pipeline.records import Article
+from models.labels import load_labels
+from pipeline.records import Article, Evidence, Framing, TermHit
 
 PUBLISHED = datetime(2026, 11, 20, 8, tzinfo=UTC)
 FETCHED = datetime(2026, 11, 21, tzinfo=UTC)
@@ -39,4 +41,36 @@ def make_article(
         date_source="feed",
         fetched_at=fetched_at,
         content_hash=content_hash or f"h{hash(text)}",
+    )
+
+
+def framing(
+    article_id: str,
+    text: str,
+    frame: str | None,
+    *,
+    migration: bool = True,
+    terms: Sequence[TermHit] = (),
+    score: float = 0.9,
+    model: str = "m1",
+) -> Framing:
+    """A German classification assigning ``frame`` (no frame when None): every label scored
+    (``score`` for the frame, 0.05 for the rest) with the text's first line as evidence, as
+    the classifier stores it; a text that is not about migration gets no frames at all."""
+    codes = load_labels().codes
+    frames = {c: (score if c == frame else 0.05) for c in codes} if migration else {}
+    sentence = text.split("\n", 1)[0]
+    evidence = tuple(Evidence(c, s, 0, len(sentence), sentence) for c, s in frames.items())
+    return Framing(
+        article_id=article_id,
+        lang="de",
+        migration=migration,
+        migration_score=0.9 if migration else 0.1,
+        frames=frames,
+        labels=(frame,) if frame else (),
+        group=frame.split("_")[0] if frame else "none",
+        hostile=0.2,
+        evidence=evidence,
+        terms=tuple(terms),
+        model_version=model,
     )

@@ -22,18 +22,18 @@ from datetime import UTC, date, datetime, timedelta
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import httpx
 import pytest
-import yaml
 from fastapi.testclient import TestClient
 from markupsafe import escape
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from dashboards import sessions, views
-from dashboards.app import CSP, DashboardConfigError, create_app
+from dashboards import queries, sessions, views
+from dashboards.app import CSP, DashboardConfigError, create_app, templates
 from dashboards.i18n import LANGUAGES
 from dashboards.sessions import (
     MAX_FAILURES,
@@ -44,7 +44,7 @@ from dashboards.sessions import (
     sign,
     unsign,
 )
-from dashboards.views import Span, accepted_language, highlight, safe_link
+from dashboards.views import Span, accepted_language, highlight
 from models.data import load_annotations
 from models.labels import load_labels
 from pipeline.annotations import Review, spool_lock, spool_path, spool_review
@@ -373,7 +373,7 @@ def test_csp_forbids_scripts_and_inline_styles() -> None:
 def test_overview_shows_figures_trends_and_the_chart(client: TestClient) -> None:
     html = client.get("/").text
     assert "<svg" in html  # the server-side chart
-    # 3 + 26 migration articles and one other, all within the default seven days.
+    # 4 + 26 migration articles and one other, all within the default seven days.
     assert f"{len(DOCS) - 1} migration articles match the filters" in html
     assert re.search(rf"<a [^>]*>{re.escape(escape(ORDER_NAME))}</a>", html)
 
@@ -381,7 +381,7 @@ def test_overview_shows_figures_trends_and_the_chart(client: TestClient) -> None
 def test_filters_change_the_list(client: TestClient) -> None:
     everything = listed(client.get("/").text) + listed(client.get("/?page=2").text)
     assert len(everything) == len(DOCS) - 1  # every migration article once, over two pages
-    assert len(listed(client.get("/?page=2").text)) == len(DOCS) - 1 - 25
+    assert len(listed(client.get("/?page=2").text)) == len(DOCS) - 1 - queries.PAGE_SIZE
     assert set(listed(client.get("/?city=Dublin").text)) == {"hero1"}
     assert set(listed(client.get("/?city=Oberhausen").text)) == {"crime1", "victim1", "payload"}
     oberhausen_order = "/?city=Oberhausen&frame=threat_public_order"
@@ -398,7 +398,7 @@ def test_bad_filter_values_are_named_and_ignored(client: TestClient) -> None:
     html = client.get("/?week=2026-W99&frame=nonsense&page=x").text
     assert "That is not a week like 2026-W47" in html
     assert "Unknown frame" in html
-    assert len(listed(html)) == 25  # the default period, first page
+    assert len(listed(html)) == queries.PAGE_SIZE  # the default period, first page
     assert "A date could not be read" in client.get("/?from=yesterday").text
 
 
@@ -451,22 +451,14 @@ def test_every_page_renders_in_every_language(client: TestClient, lang: str) -> 
         assert f'<html lang="{lang}">' in response.text
 
 
-def test_translations_have_the_same_keys() -> None:
-    folder = REPO / "dashboards" / "translations" / "app"
-    keys = {
-        p.stem: set(yaml.safe_load(p.read_text(encoding="utf-8"))) for p in folder.glob("*.yaml")
-    }
-    assert set(keys) == set(LANGUAGES)
-    for lang, found in keys.items():
-        assert found == keys["en"], lang
-        assert all(isinstance(k, str) for k in found), lang  # no YAML 1.1 yes/no booleans
-
-
 def test_health_page_names_the_failing_feed(client: TestClient) -> None:
     html = client.get("/health").text
     row = re.search(r'<tr class="failing">(.*?)</tr>', html, re.DOTALL)
     assert row and "Stadtkurier" in row.group(1)
     assert "the feed failed several times in a row" in row.group(1)
+    # Failing first, though Brescia and Dublin come before Oberhausen by city.
+    statuses = re.findall(r'<tr class="(failing|warning|ok)">', html)
+    assert statuses[0] == "failing" and len(statuses) == len(SOURCES)
 
 
 # --- reviews -------------------------------------------------------------------------------
@@ -705,9 +697,10 @@ def test_highlight_escapes_every_piece_and_flattens_overlaps() -> None:
 
 
 def test_only_http_links_are_links() -> None:
-    assert safe_link("https://example.org/a?b=1") == "https://example.org/a?b=1"
+    web_url = templates().env.filters["web_url"]  # the rule the article page links by
+    assert web_url("https://example.org/a?b=1") == "https://example.org/a?b=1"
     for bad in ("javascript:alert(1)", " JavaScript:alert(1)", "data:text/html,x", "//x", ""):
-        assert safe_link(bad) is None, bad
+        assert web_url(bad) is None, bad
 
 
 def test_language_negotiation() -> None:
@@ -909,14 +902,14 @@ def test_odd_filter_values_are_handled(client: TestClient, query: str, message: 
     assert response.status_code == 200, query
     if message:
         assert message in response.text
-        assert len(listed(response.text)) == 25  # the default period instead
+        assert len(listed(response.text)) == queries.PAGE_SIZE  # the default period instead
 
 
 def test_a_huge_page_number_shows_the_last_page(client: TestClient) -> None:
     for page in ("99", "99999999999999999999999999"):
         html = client.get(f"/?page={page}").text
         assert "page 2 of 2" in html
-        assert len(listed(html)) == len(DOCS) - 1 - 25
+        assert len(listed(html)) == len(DOCS) - 1 - queries.PAGE_SIZE
 
 
 def test_an_article_dated_year_9999_does_not_break_the_overview(site: Settings) -> None:
@@ -950,6 +943,36 @@ def test_odd_characters_in_cookies_and_forms_are_refused_not_errors(client: Test
 # --- connections are short --------------------------------------------------------------------
 
 
+@pytest.fixture()
+def fresh_charts() -> Iterator[None]:
+    """No chart drawn by an earlier test, and none left for a later one (a test that
+    replaces the drawing would otherwise leave its fake SVG in the cache)."""
+    views.overview_chart.cache_clear()
+    yield
+    views.overview_chart.cache_clear()
+
+
+def test_the_chart_is_drawn_once_for_the_same_figures(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, fresh_charts: None
+) -> None:
+    drawn: list[str] = []
+    real_chart = views.group_chart
+
+    def counting(*args: Any) -> str:
+        drawn.append(args[2])  # the language
+        return real_chart(*args)
+
+    monkeypatch.setattr(views, "group_chart", counting)
+    # Another page of the list, or a frame (not a scope of the chart): the same figures.
+    for url in ("/", "/?page=2", "/?frame=threat_public_order"):
+        assert "<svg" in client.get(url).text, url
+    assert drawn == ["en"]
+    client.get("/?city=Dublin")
+    client.get("/?ui=de")
+    assert drawn == ["en", "en", "de"]  # other figures, another language: drawn anew
+
+
+@pytest.mark.usefixtures("fresh_charts")
 def test_no_connection_is_open_while_drawing_or_highlighting(
     client: TestClient, site: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

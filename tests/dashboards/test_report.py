@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 import yaml
 from markupsafe import escape
 
-from dashboards.report import Report, build_report, render
+from dashboards.report import Report, build_report, render, report_name
 from pipeline import aggregate
 from pipeline.aggregate import iso_week, last_days, verdict
 from pipeline.records import Article, Evidence, FetchOutcome, Framing, Source, TermHit
@@ -347,3 +348,40 @@ def test_markdown_does_not_carry_raw_html(report_de: Report) -> None:
 def test_weeks_that_do_not_exist_are_refused(week: str) -> None:
     with pytest.raises(ValueError):
         iso_week(week)
+
+
+# --- links, empty periods, names ----------------------------------------------------------
+
+HOSTILE_URL = "javascript:alert(document.domain)"
+
+
+def test_a_script_url_is_shown_as_text_never_as_a_link(report_de: Report) -> None:
+    # A scraped canonical URL is untrusted: only http(s) becomes an href or a Markdown link.
+    [first, *rest] = report_de.good_practice
+    hostile = replace(report_de, good_practice=[replace(first, url=HOSTILE_URL), *rest])
+    html, md = render(hostile, "html"), render(hostile, "md")
+    assert HOSTILE_URL in html and 'href="javascript:' not in html.lower()
+    assert f'href="{first.url}"' in render(report_de, "html")
+    assert "javascript:alert\\(" in md and "<javascript:" not in md
+    assert f"<{first.url}>" in render(report_de, "md")  # a web URL stays a link
+
+
+def test_a_period_without_articles_prints_a_dash(db_path: Path) -> None:
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        empty = build_report(con, iso_week("2020-W10"), "de", CITY)
+    assert empty.totals.share is None and empty.model_versions == []
+    assert "<b>–</b>" in render(empty, "html")
+    assert f"- – {TRANSLATIONS_DE['migration_share']}" in render(empty, "md")
+
+
+def test_model_versions_are_those_of_the_reported_articles(report_de: Report) -> None:
+    assert report_de.model_versions == [MODEL]
+
+
+def test_one_report_name_for_weeks_and_days() -> None:
+    assert report_name(iso_week("2026-W47"), CITY, "de") == "2026-W47-oberhausen-de.html"
+    assert report_name(last_days(date(2026, 11, 22)), None, "en") == "2026-11-16-all-en.html"
+
+
+def test_days_is_labelled_like_last_days() -> None:
+    assert aggregate.days(date(2026, 11, 16), date(2026, 11, 23)) == last_days(date(2026, 11, 22))

@@ -4,7 +4,6 @@ formats, the city's language by default, the PDF, and the page in a real browser
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import duckdb
@@ -16,9 +15,9 @@ from dashboards.i18n import fmt_pct, translator
 from dashboards.report import Report, build_report, render, write_report
 from pipeline import aggregate
 from pipeline.aggregate import Scope, last_days
-from pipeline.breakdown import outlet_drivers, voices
+from pipeline.breakdown import CATEGORIES, outlet_drivers, voices
 from pipeline.store import open_store
-from tests.browser import screenshot
+from tests.browser import chromium_path, screenshot
 from tests.dashboards.test_report import CITY, PAYLOAD_ID, SCRIPT, build_db
 
 T_DE = translator("de")
@@ -72,6 +71,13 @@ def test_voices_count_articles_and_quotes(db_path: Path, report: Report) -> None
     assert T_DE["voice_police"] in html and T_DE["voices_no_migrants"] in html
 
 
+def test_the_report_lists_every_speaker_category_migrants_first() -> None:
+    from models.voice import CATEGORY_ORDER, UNKNOWN
+
+    assert sorted(CATEGORIES) == sorted((*CATEGORY_ORDER, UNKNOWN))
+    assert (CATEGORIES[0], CATEGORIES[-1]) == ("migrant", UNKNOWN)
+
+
 def test_every_sql_link_has_its_query(report: Report) -> None:
     html = render(report, "html")
     links = set(re.findall(r'href="#(sql-[a-z]+)"', html))
@@ -86,7 +92,15 @@ def test_the_shown_sql_gives_the_shown_number(db_path: Path, report: Report) -> 
     with duckdb.connect(str(db_path), read_only=True) as con:
         [(n,)] = con.execute(shown["totals"], [period.start, period.end, CITY]).fetchall()
         frames = dict(con.execute(shown["frames"], [period.start, period.end, CITY]).fetchall())
+        own = {
+            anchor: con.execute(shown[anchor], [period.start, period.end, CITY]).fetchall()
+            for anchor in ("terms", "outlets", "problems")
+        }
     assert n == report.totals.migration
+    terms = [(term, count) for _, term, count, *_ in own["terms"]]
+    assert terms == [(row.term, row.count) for row in report.terms]
+    assert own["outlets"] == report.outlets and own["problems"] == report.problems
+    assert report.outlets and report.terms and report.problems  # real rows compared
     order = next(t for t in report.trends if t.frame == "threat_public_order")
     assert frames["threat_public_order"] == order.articles
 
@@ -117,10 +131,7 @@ def test_no_browser_means_no_pdf_and_no_error(report: Report, tmp_path: Path) ->
 
 
 def test_pdf_is_printed_by_chromium(report: Report, tmp_path: Path) -> None:
-    browser = shutil.which("chromium")
-    if not browser:
-        pytest.skip("needs Debian's chromium (scripts/ensure-chromium installs it as root)")
-    paths = write_report(report, tmp_path / "r.html", Path(browser))
+    paths = write_report(report, tmp_path / "r.html", Path(chromium_path()))
     pdf = paths[-1]
     assert pdf.suffix == ".pdf" and pdf.read_bytes().startswith(b"%PDF")
 

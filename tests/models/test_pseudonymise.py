@@ -295,3 +295,58 @@ def test_names_in_capitals_initials_and_handles() -> None:
 def test_fold_matches_names_as_urls_and_capitals_write_them() -> None:
     assert fold("Aydın") == fold("AYDIN") == "aydin"
     assert fold("Łukasz Wiśniewski") == "lukasz wisniewski"
+
+
+# --- common words are no names (over-redaction seen on the demo newsroom) -----------------
+
+COMMON_WORDS = [
+    ("de", "Die Polizei sucht weitere Zeugen, die den Streit beobachtet haben.", "weitere Zeugen"),
+    ("de", "Der Flüchtlingsrat Oberhausen warnte am Sonntag.", "Flüchtlingsrat Oberhausen warnte"),
+    ("pt", "PSP detém três suspeitos de roubos por esticão no Martim Moniz", "no Martim Moniz"),
+    ("pl", "Umowy sprawdzała w ubiegłym roku Państwowa Inspekcja Pracy.", "Państwowa Inspekcja"),
+    ("it", "Il progetto Stazione Sicura è partito a marzo.", "Stazione Sicura"),
+    ("de", "Die 41-Jährige erlitt Prellungen an der Hüfte.", "erlitt Prellungen"),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "kept"), COMMON_WORDS)
+def test_common_words_and_organisations_are_kept(lang: str, text: str, kept: str) -> None:
+    (out,) = _pack(lang, text)
+    assert out == text and kept in out
+
+
+NEXT_TO_NOUNS = [
+    (
+        "de",
+        "Die Polizei sucht weitere Zeugen. Der Flüchtlingsrat Oberhausen warnte. "
+        "Zeugen sahen Frau Anja Lüdecke (34) am Bahnhof. „Ich hatte Angst“, sagte Lüdecke.",
+        ("Anja", "Lüdecke"),
+        ("weitere Zeugen", "Flüchtlingsrat Oberhausen warnte", "am Bahnhof"),
+    ),
+    (
+        "pt",
+        "Roubos no Martim Moniz. Teresa Lima, 52, foi assaltada no Martim Moniz.",
+        ("Teresa", "Lima"),
+        ("no Martim Moniz",),
+    ),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "hidden", "kept"), NEXT_TO_NOUNS)
+def test_private_name_next_to_common_words_is_still_replaced(
+    lang: str, text: str, hidden: tuple[str, ...], kept: tuple[str, ...]
+) -> None:
+    pseudo = Pseudonymiser(lang)
+    out = pseudo.redact(text, lang).text
+    assert not any(w in out for w in hidden)
+    assert all(k in out for k in kept)
+    assert sum(1 for p in pseudo.persons if p.label) == 1
+
+
+def test_link_words_leave_out_common_words_of_a_name() -> None:
+    pseudo = Pseudonymiser("de")
+    pseudo.redact(
+        "Frau Anna Koch (52) wohnt am Hauptbahnhof. Gestern sagte Koch, sie sei müde.", "de"
+    )
+    words = pseudo.name_words()
+    assert "anna" in words and "koch" not in words

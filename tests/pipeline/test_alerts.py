@@ -11,9 +11,10 @@ import pytest
 
 from models.labels import load_labels
 from pipeline import alerts, store
-from pipeline.aggregate import Period, frame_trends, iso_week
+from pipeline.aggregate import BASELINE_PERIODS, Period, frame_trends, iso_week
 from pipeline.config import Settings
-from pipeline.records import Alert, Article, Evidence, Framing, Source, TermHit
+from pipeline.records import Alert, Article, Framing, Source, TermHit
+from tests.factories import framing
 
 PERIOD = iso_week("2026-W47")
 CODES = list(load_labels().codes)
@@ -76,31 +77,31 @@ class Newsroom:
                 f"h-{aid}",
             )
         )
-        self.framings.append(_framing(aid, body, frame, migration, metaphor, model))
+        terms = (metaphor_hit(body),) if metaphor else ()
+        self.framings.append(
+            framing(aid, body, frame, migration=migration, terms=terms, model=model)
+        )
+
+    def counts(self, city: str, frame: str, period: Period) -> tuple[int, int]:
+        """(articles carrying ``frame``, migration articles) of a city's outlets in the
+        period, counted from what was added: the figures an alert must report."""
+        outlets = {s.id for s in SOURCES if s.city == city}
+        labels = [
+            f.labels
+            for a, f in zip(self.articles, self.framings, strict=True)
+            if a.source_id in outlets
+            and f.migration
+            and a.published_at is not None
+            and period.start <= a.published_at < period.end
+        ]
+        return sum(frame in found for found in labels), len(labels)
 
 
-def _framing(
-    aid: str, body: str, frame: str | None, migration: bool, metaphor: bool, model: str
-) -> Framing:
-    lead_end = body.index(".") + 1
-    frames = {c: (0.9 if c == frame else 0.05) for c in CODES} if migration else {}
-    evidence = tuple(Evidence(c, s, 0, lead_end, body[:lead_end]) for c, s in frames.items())
-    terms: tuple[TermHit, ...] = ()
-    if metaphor:
-        start = body.index("Flüchtlingswelle")
-        terms = (TermHit("metaphor", METAPHOR, start, start + 16, "Flüchtlingswelle", "water"),)
-    return Framing(
-        article_id=aid,
-        lang="de",
-        migration=migration,
-        migration_score=0.9 if migration else 0.1,
-        frames=frames,
-        labels=(frame,) if frame else (),
-        group=frame.split("_")[0] if frame else "none",
-        hostile=0.2,
-        evidence=evidence,
-        terms=terms,
-        model_version=model,
+def metaphor_hit(body: str) -> TermHit:
+    """The lexicon's match of the metaphor in an article's body."""
+    start = body.index("Flüchtlingswelle")
+    return TermHit(
+        "metaphor", METAPHOR, start, start + len("Flüchtlingswelle"), "Flüchtlingswelle", "water"
     )
 
 
@@ -160,8 +161,12 @@ def test_rising_frame_and_metaphor_alert_a_city(con: duckdb.DuckDBPyConnection) 
     assert ("city", "Oberhausen", None, "frame", "threat_public_order") in keys(found)
     assert ("city", "Oberhausen", None, "metaphor", METAPHOR) in keys(found)
     order = next(a for a in found if a.subject == "threat_public_order" and a.scope == "city")
-    assert (order.articles, order.total) == (6, 7)
-    assert (order.baseline_articles, order.baseline_total) == (2, 24)
+    baseline = Period(PERIOD.shifted(BASELINE_PERIODS).start, PERIOD.start, "baseline")
+    room = newsroom()
+    assert (order.articles, order.total) == room.counts("Oberhausen", order.subject, PERIOD)
+    assert (order.baseline_articles, order.baseline_total) == room.counts(
+        "Oberhausen", order.subject, baseline
+    )
     assert order.p_value is not None and order.p_value < 0.05
     assert order.lang == "de" and order.model_versions == ("m1",)
     assert "article_frames" in order.query and "m.city = ?" in order.query
@@ -213,8 +218,10 @@ def test_rerun_keeps_the_delivery_record(con: duckdb.DuckDBPyConnection) -> None
     alerts.save_alerts(con, found)
     alerts.mark_notified(con, [found[0].id], ["email"], None)
     alerts.save_alerts(con, found)
-    (stored,) = alerts.stored_alerts(con, [found[0].id])
-    assert stored.notified_at is not None and stored.channels == ("email",)
+    ((notified_at, channels),) = con.execute(
+        "SELECT notified_at, channels FROM alerts WHERE id = ?", [found[0].id]
+    ).fetchall()
+    assert notified_at is not None and channels == ["email"]
     assert found[0].id not in {a.id for a in alerts.pending_alerts(con)}
 
 

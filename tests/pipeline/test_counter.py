@@ -13,7 +13,6 @@ import yaml
 
 from models.labels import load_labels
 from pipeline.counter import (
-    BANK_FILE,
     GENERAL,
     Citation,
     CounterBankError,
@@ -21,6 +20,7 @@ from pipeline.counter import (
     Fact,
     Guidance,
     Suggestion,
+    bank_keys,
     entries_for,
     load_bank,
 )
@@ -101,8 +101,13 @@ def test_shipped_guidance_keeps_figures_in_facts() -> None:
             assert not digits, (key, digits)
 
 
-def test_the_starter_file_is_where_the_module_says() -> None:
-    assert BANK_FILE.name == "counter_bank.yaml" and BANK_FILE.exists()
+def test_a_bank_file_is_read_once_per_process_and_callers_get_a_copy(tmp_path: Path) -> None:
+    path = write(tmp_path, {"threat_jobs": {"facts": []}})
+    first = load_bank(path)
+    first.clear()  # a caller changing its dict must not change the next caller's
+    path.write_text("threat_jobs: [unclosed\n", encoding="utf-8")  # edited after loading
+    again = load_bank(tmp_path / "." / path.name)  # the same file, spelt differently
+    assert again["threat_jobs"].facts == () and set(again) == set(bank_keys())
 
 
 # --- a city's override file ---------------------------------------------------------------

@@ -462,3 +462,21 @@ def test_a_private_name_leaves_no_trace_in_the_pack(
         folded = fold(out)
         assert fold(f"{first} {last}") not in folded and fold(first) not in folded
         assert fold(last)[:4] not in folded, (name, out)
+
+
+def test_safe_link_keeps_a_slug_of_common_words() -> None:
+    """The demo's 'messerstreit-am-hauptbahnhof' slug names nobody once common words are no
+    persons; a slug with a private person's name is still cut to the home page."""
+    from models.pseudonymise import Pseudonymiser
+
+    pseudo = Pseudonymiser("de")
+    text = (
+        "Messerstreit am Hauptbahnhof\nDie Polizei sucht weitere Zeugen. Am Bahnhof sagte"
+        " Frau Anja Lüdecke (34), sie habe Angst."
+    )
+    pseudo.learn(text, "de")
+    names = pseudo.name_words()
+    slug = "https://news.example/messerstreit-am-hauptbahnhof-zwei-maenner-schwer-verletzt"
+    assert safe_link(slug, names) == Link(slug, False)
+    named = "https://news.example/anja-luedecke-34-bedroht"
+    assert safe_link(named, names) == Link("https://news.example/", True)

@@ -680,7 +680,7 @@ def test_feed_state_follows_the_runs(db: duckdb.DuckDBPyConnection) -> None:
     skipped = feed(None, None, t + timedelta(days=1), note="skipped: disabled after 3")
     store.store_crawl(db, "r5", [], [skipped], disable_after=3)
     assert store.feed_states(db)["http://x/rss"] == state
-    store.update_feed_states(db, [feed(304, None, t + timedelta(days=9))], store._now(), 3)
+    store.update_feed_states(db, [feed(304, None, t + timedelta(days=9))], store.utc_now(), 3)
     state = store.feed_states(db)["http://x/rss"]
     assert (state.consecutive_failures, state.disabled_at) == (0, None)
     assert state.last_success == t + timedelta(days=9) and state.last_full_fetch == t
