@@ -100,11 +100,8 @@ class DbGate:
             self._cond.wait_for(lambda: not self._writing and not self._waiting)
             self._readers += 1
         try:
-            con = open_readonly(self.path)
-            try:
+            with open_readonly(self.path) as con:
                 yield con
-            finally:
-                con.close()
         finally:
             with self._cond:
                 self._readers -= 1
@@ -123,11 +120,8 @@ class DbGate:
             self._waiting -= 1
             self._writing = True
         try:
-            con = open_store(self.path)
-            try:
+            with open_store(self.path) as con:
                 yield con
-            finally:
-                con.close()
         finally:
             with self._cond:
                 self._writing = False

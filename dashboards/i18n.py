@@ -2,8 +2,9 @@
 
 Strings live in ``dashboards/translations/<domain>/<lang>.yaml``, one domain per surface
 (``report``, ``app`` for the dashboard, ``pack`` for training packs, ``alerts``), so that a
-translator edits plain files and two surfaces never fight over one key. English fills any key
-a language lacks. Numbers, percentages and dates go through Babel (CLDR data), so a German
+translator edits plain files and two surfaces never fight over one key; words that must read
+the same everywhere (the trend verdicts) live once in ``common``. English fills any key a
+language lacks. Numbers, percentages and dates go through Babel (CLDR data), so a German
 reader sees "12 %" and "23.11.2026", a Polish one "12%" and "23 lis 2026".
 """
 
@@ -35,9 +36,18 @@ def _catalogue(domain: str, lang: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()}
 
 
+COMMON = "common"  # words every surface shares (the trend verdicts), so they never diverge
+
+
 def translator(lang: str, domain: str = "report") -> dict[str, str]:
-    """All strings of a domain for a language, English filling any key the language lacks."""
-    return {**_catalogue(domain, FALLBACK), **_catalogue(domain, lang)}
+    """All strings of a domain for a language, with the shared ``common`` words; English
+    fills any key the language lacks."""
+    return {
+        **_catalogue(COMMON, FALLBACK),
+        **_catalogue(COMMON, lang),
+        **_catalogue(domain, FALLBACK),
+        **_catalogue(domain, lang),
+    }
 
 
 @cache

@@ -425,8 +425,9 @@ def prompts(t: dict[str, str], frame: str, group: str) -> tuple[str, ...]:
     ``prompt_any_<n>`` in dashboards/translations/pack/<lang>.yaml)."""
 
     def keyed(prefix: str) -> list[str]:
-        """The strings whose key starts with prefix, in key order."""
-        return [v for k, v in sorted(t.items()) if k.startswith(prefix)]
+        """The strings whose key starts with prefix, by their number (_2 before _10)."""
+        found = [(k.removeprefix(prefix), v) for k, v in t.items() if k.startswith(prefix)]
+        return [v for n, v in sorted(found, key=lambda kv: (len(kv[0]), kv[0]))]
 
     own = keyed(f"prompt_frame_{frame}_") or keyed(f"prompt_group_{group}_")
     return tuple(own + keyed("prompt_any_"))

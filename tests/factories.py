@@ -53,14 +53,19 @@ def framing(
     terms: Sequence[TermHit] = (),
     score: float = 0.9,
     model: str = "m1",
+    sentence: str | None = None,
 ) -> Framing:
     """A German classification assigning ``frame`` (no frame when None): every label scored
-    (``score`` for the frame, 0.05 for the rest) with the text's first line as evidence, as
-    the classifier stores it; a text that is not about migration gets no frames at all."""
+    (``score`` for the frame, 0.05 for the rest) with ``sentence`` (default: the text's first
+    line) as evidence, as the classifier stores it; a text that is not about migration gets
+    no frames at all."""
     codes = load_labels().codes
     frames = {c: (score if c == frame else 0.05) for c in codes} if migration else {}
-    sentence = text.split("\n", 1)[0]
-    evidence = tuple(Evidence(c, s, 0, len(sentence), sentence) for c, s in frames.items())
+    sentence = sentence or text.split("\n", 1)[0]
+    start = text.index(sentence)
+    evidence = tuple(
+        Evidence(c, s, start, start + len(sentence), sentence) for c, s in frames.items()
+    )
     return Framing(
         article_id=article_id,
         lang="de",

@@ -15,7 +15,7 @@ from markupsafe import escape
 from dashboards.report import Report, build_report, render, report_name
 from pipeline import aggregate
 from pipeline.aggregate import iso_week, last_days, verdict
-from pipeline.records import Article, Evidence, FetchOutcome, Framing, Source, TermHit
+from pipeline.records import Article, FetchOutcome, Framing, Source, TermHit
 from pipeline.store import (
     finish_run,
     insert_articles,
@@ -26,6 +26,7 @@ from pipeline.store import (
     update_feed_states,
     upsert_sources,
 )
+from tests.factories import framing
 
 REPO = Path(__file__).resolve().parents[2]
 LABELS = yaml.safe_load((REPO / "models" / "labels.yaml").read_text(encoding="utf-8"))
@@ -86,29 +87,21 @@ def make_framing(
     score: float = 0.8,
     sentence: str | None = None,
 ) -> Framing:
-    frames = {c: (score if c == frame else 0.05) for c in CODES} if migration else {}
-    sentence = sentence or article.text.split("\n", 1)[0]
-    start = article.text.index(sentence)
-    evidence = tuple(
-        Evidence(c, s, start, start + len(sentence), sentence) for c, s in frames.items()
-    )
+    """The shared test framing, with a water metaphor at the start of every migration text."""
     terms = (
         (TermHit("metaphor", "flüchtlingswelle", 0, 5, article.text[:5], "water"),)
         if migration
         else ()
     )
-    return Framing(
-        article_id=article.id,
-        lang="de",
+    return framing(
+        article.id,
+        article.text,
+        frame,
         migration=migration,
-        migration_score=0.9 if migration else 0.05,
-        frames=frames,
-        labels=(frame,) if frame else (),
-        group=frame.split("_")[0] if frame else "none",
-        hostile=0.3,
-        evidence=evidence,
         terms=terms,
-        model_version=MODEL,
+        score=score,
+        model=MODEL,
+        sentence=sentence,
     )
 
 

@@ -480,3 +480,10 @@ def test_safe_link_keeps_a_slug_of_common_words() -> None:
     assert safe_link(slug, names) == Link(slug, False)
     named = "https://news.example/anja-luedecke-34-bedroht"
     assert safe_link(named, names) == Link("https://news.example/", True)
+
+
+def test_prompts_follow_their_numbers_not_the_alphabet() -> None:
+    from pipeline.pack import prompts
+
+    t = {f"prompt_any_{n}": f"q{n}" for n in (10, 2, 1)} | {"prompt_frame_x_1": "own"}
+    assert prompts(t, "x", "threat") == ("own", "q1", "q2", "q10")
