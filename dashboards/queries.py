@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from pipeline.aggregate import Period, Scope
+from pipeline.aggregate import NOT_PURGED, Period, Scope
 from pipeline.annotations import EVIDENCE_SQL
 from pipeline.records import Cue, TermHit
 
@@ -94,10 +94,12 @@ class ArticleRow:
 
 
 # The frame filter keeps articles where that frame was assigned; the list shows every
-# migration article of the scope (copies included: a reviewer may want to judge them).
-ARTICLE_FILTER = """
+# migration article of the scope (copies included: a reviewer may want to judge them) but
+# those purged on request, which have no title or text left to show.
+ARTICLE_FILTER = f"""
 FROM migration_articles m
-WHERE m.published_at >= ? AND m.published_at < ? AND {scope}
+JOIN articles a ON a.id = m.id
+WHERE m.published_at >= ? AND m.published_at < ? AND {{scope}} AND {NOT_PURGED}
   AND (CAST(? AS VARCHAR) IS NULL OR EXISTS (
       SELECT 1 FROM article_frames x WHERE x.article_id = m.id AND x.frame = ? AND x.assigned))
 """
@@ -157,15 +159,15 @@ class ArticleDetail:
     model_version: str | None
 
 
-ARTICLE_SQL = """
+ARTICLE_SQL = f"""
 SELECT a.id, a.title, a.text, a.canonical_url, s.name, s.city, a.lang, a.published_at,
        a.is_migration, a.migration_score, a.hostile_score, a.frame_group, a.model_version
-FROM articles a JOIN sources s ON s.id = a.source_id WHERE a.id = ?
+FROM articles a JOIN sources s ON s.id = a.source_id WHERE a.id = ? AND {NOT_PURGED}
 """
 
 
 def article(con: duckdb.DuckDBPyConnection, article_id: str) -> ArticleDetail | None:
-    """The article with this id, or None."""
+    """The article with this id, or None (also when it was purged)."""
     rows = con.execute(ARTICLE_SQL, [article_id]).fetchall()
     return ArticleDetail(*rows[0]) if rows else None
 

@@ -8,12 +8,15 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from dashboards.report import build_report, report_name, write_report
-from pipeline.aggregate import Period, city_languages, last_days
+from pipeline.aggregate import Period, city_languages, iso_week, last_days
 from pipeline.config import Settings
+from pipeline.ops import on_run_failure
+from pipeline.schedule import last_full_week
 from pipeline.store import open_readonly
+from pipeline.timeutil import utc_now
 
 
-@task(name="city-report", cache_policy=NO_CACHE)
+@task(name="city-report", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[30, 120])
 def city_report(
     settings: Settings, period: Period, city: str | None, lang: str, out: Path, pdf: bool
 ) -> list[Path]:
@@ -23,18 +26,36 @@ def city_report(
     return write_report(report, out, settings.browser if pdf else None)
 
 
-@flow(name="framewatch-report", validate_parameters=False)
+@flow(
+    name="framewatch-report",
+    validate_parameters=False,
+    on_failure=[on_run_failure],
+    on_crashed=[on_run_failure],
+)
 def report_flow(
-    settings: Settings, out_dir: Path | None = None, period: Period | None = None, pdf: bool = False
+    settings: Settings | None = None,
+    out_dir: Path | None = None,
+    period: Period | None = None,
+    pdf: bool = False,
+    cities: list[str] | None = None,
+    network: bool = True,
+    last_week: bool = False,
 ) -> list[Path]:
-    """All outlets in English, then every city in its outlets' language; HTML paths back."""
-    period, out_dir = period or last_days(), out_dir or settings.reports
+    """The network report in English (``network``) and each city's in its outlets' language.
+
+    ``cities`` None means every city; the scheduled runs pass the cities of one time zone and
+    ``last_week`` (the ISO week that just ended) instead of the last seven days.
+    """
+    settings = settings or Settings()
+    period = period or (iso_week(last_full_week(utc_now().date())) if last_week else last_days())
+    out_dir = out_dir or settings.reports
     with open_readonly(settings.db) as con:
-        cities = city_languages(con)
-    written = city_report(
-        settings, period, None, "en", out_dir / report_name(period, None, "en"), pdf
-    )
-    for city, lang in cities.items():
-        out = out_dir / report_name(period, city, lang)
-        written += city_report(settings, period, city, lang, out, pdf)
+        languages = city_languages(con)
+    written: list[Path] = []
+    if network:
+        out = out_dir / report_name(period, None, "en")
+        written += city_report(settings, period, None, "en", out, pdf)
+    for city in languages if cities is None else [c for c in cities if c in languages]:
+        out = out_dir / report_name(period, city, languages[city])
+        written += city_report(settings, period, city, languages[city], out, pdf)
     return [p for p in written if p.suffix == ".html"]

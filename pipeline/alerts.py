@@ -189,6 +189,7 @@ FROM migration_articles m
 JOIN articles a ON a.id = m.id
 JOIN article_terms t ON t.article_id = m.id AND t.kind = 'metaphor' AND t.term = ?
 WHERE m.counted AND m.published_at >= ? AND m.published_at < ? AND {scope}
+  AND {text_kept}
 QUALIFY row_number() OVER (PARTITION BY m.id ORDER BY t.start_char) = 1
 ORDER BY m.published_at DESC, m.id LIMIT ?
 """
@@ -200,7 +201,7 @@ def _metaphor_evidence(
     """The latest articles of the period using the metaphor, with the sentence around it."""
     cond, params = scope.where()
     rows = con.execute(
-        METAPHOR_EXAMPLES_SQL.format(scope=cond),
+        METAPHOR_EXAMPLES_SQL.format(scope=cond, text_kept=aggregate.TEXT_KEPT),
         [term, period.start, period.end, *params, aggregate.EXAMPLES_PER_FRAME],
     ).fetchall()
     return tuple(

@@ -76,11 +76,14 @@ def run(
 
     Example: FRAMEWATCH_DB=data/ruhr.duckdb framewatch run --sources sources/epic-cities.yaml
     """
-    from flows.ingest import ingest_flow
+    from flows.ingest import run_ingest
     from pipeline.progress import Progress
+    from pipeline.store import writer_lock
 
     settings = _settings(refetch=refetch or None)
-    summary = ingest_flow(sources, settings, newsroom, Progress(console))
+    with writer_lock(settings.db):  # refuse before Prefect starts when a run is writing
+        pass
+    summary = run_ingest(sources, settings, newsroom, Progress(console))
     console.print(
         f"run {summary.run_id}: {summary.pages_fetched} pages, "
         f"{summary.fetch_failures} failures (see fetch_log), "
@@ -517,6 +520,215 @@ def pack(
     console.print("\n".join(f"wrote {p}" for p in paths))
 
 
+@app.command(name="export")
+def export_data(
+    out: Annotated[Path, typer.Option(help="folder for the datasets (replaced per dataset)")],
+    fmt: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
+    dataset: Annotated[
+        list[str] | None, typer.Option(help="one dataset (repeatable); default: all")
+    ] = None,
+    db: Annotated[Path | None, typer.Option(help="database (default: FRAMEWATCH_DB)")] = None,
+) -> None:
+    """Export the analyst views (schema v1) as Hive-partitioned Parquet or CSV, by week
+    and city, for DuckDB, pandas, polars or Spark. See docs/queries.md.
+
+    Example: framewatch export --format parquet --out export/
+    """
+    from pipeline.export import export
+    from pipeline.store import open_readonly
+
+    with open_readonly(_settings(db=db).db) as con:
+        try:
+            written = export(con, out, fmt, dataset)  # type: ignore[arg-type]  # checked there
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    table = Table("dataset", "rows", "KiB", "seconds", "folder")
+    for d in written:
+        table.add_row(d.name, str(d.rows), f"{d.bytes / 1024:.0f}", f"{d.seconds:.2f}", str(d.path))
+    console.print(table)
+
+
+if TYPE_CHECKING:
+    from pipeline.retention import PurgePreview
+
+
+@app.command(name="purge")
+def purge_command(
+    url: Annotated[str | None, typer.Option(help="one article, by any of its URLs")] = None,
+    source: Annotated[str | None, typer.Option(help="every article of this outlet id")] = None,
+    before: Annotated[
+        datetime | None, typer.Option(help="every article fetched before this date (UTC)")
+    ] = None,
+    reason: Annotated[
+        str, typer.Option(help="the request's case reference (not the requester's name)")
+    ] = "",
+    by: Annotated[
+        str | None, typer.Option("--by", help="who runs the purge (default: the system user)")
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
+    compact: Annotated[
+        bool, typer.Option(help="rewrite the database file, so no trace stays in freed blocks")
+    ] = True,
+) -> None:
+    """Remove the content of articles on request: title, text, byline, URLs, evidence,
+    quotations, raw HTML, their examples in alerts and their annotations. Figures stay the
+    same (the classification is kept) and no crawl fetches the URLs again. Selectors combine;
+    what would go is shown first. Logged in purge_log. See docs/data-protection.md.
+
+    Example: framewatch purge --url https://www.example.org/lokales/1234 --reason "DSR-2026-17"
+    """
+    import getpass
+
+    from pipeline import retention, store
+    from pipeline.timeutil import as_utc
+
+    if not (url or source or before):
+        raise typer.BadParameter("give --url, --source or --before (they combine)")
+    settings, since = _settings(), as_utc(before)
+    # A writer's connection, though it only reads: it brings an older schema up to date.
+    with store.writing(settings.db, settings.writer_wait_seconds) as con:
+        plan = retention.preview(con, url=url, source=source, before=since)
+    _print_purge_preview(plan)
+    if not plan.articles and not plan.raw_pages:
+        return
+    if not yes:
+        typer.confirm("Remove this content for good?", abort=True)
+    with store.writing(settings.db, settings.writer_wait_seconds) as con:
+        done = retention.purge(
+            con,
+            url=url,
+            source=source,
+            before=since,
+            reason=reason,
+            requested_by=by or getpass.getuser(),
+        )
+        if compact:
+            retention.compact(con, settings.db)
+    _refresh_snapshot(settings)
+    console.print(
+        f"purge {done.purge_id}: {done.articles} articles and {done.raw_pages} raw pages emptied;"
+        f" {done.evidence} evidence sentences, {done.quotes} quotations, {done.terms} matched"
+        f" terms, {done.fetch_log} fetch-log rows, {done.alerts} alert examples and"
+        f" {done.annotations} annotations removed"
+        + ("; database file rewritten" if compact else "")
+    )
+
+
+def _print_purge_preview(plan: PurgePreview) -> None:
+    """What a purge would remove, headlines as plain text (scraped: no markup, no escapes)."""
+    if not plan.articles and not plan.raw_pages:
+        console.print("nothing to purge: no article or raw page matches (or it is purged)")
+        return
+    span = (
+        f"{plan.first_fetched:%Y-%m-%d} to {plan.last_fetched:%Y-%m-%d}, " if plan.articles else ""
+    )
+    console.print(
+        f"would purge {plan.articles} articles and {plan.raw_pages} raw pages"
+        f" ({span}outlets: {', '.join(plan.sources)}):",
+        markup=False,
+    )
+    for title in plan.titles:
+        console.print("  " + "".join(c if c.isprintable() else " " for c in title), markup=False)
+    if plan.articles > len(plan.titles):
+        console.print(f"  … and {plan.articles - len(plan.titles)} more")
+
+
+def _refresh_snapshot(settings: Settings) -> None:
+    """Copy the database for readers again after content was removed: the snapshot is a copy
+    of the file and would keep it until the next run. Also when snapshots are off but one is
+    left from before."""
+    from pipeline import store
+
+    if settings.snapshot or store.snapshot_path(settings.db).exists():
+        with store.writing(settings.db, settings.writer_wait_seconds, snapshot=True):
+            pass
+
+
+@app.command(name="retention")
+def retention_command(
+    compact: Annotated[
+        bool, typer.Option(help="rewrite the database file afterwards (slow on large files)")
+    ] = False,
+) -> None:
+    """Apply the retention now: drop the full texts fetched more than
+    FRAMEWATCH_TEXT_RETENTION_DAYS ago (default 365; headlines, figures and evidence excerpts
+    of FRAMEWATCH_EXCERPT_CHARS stay) and raw HTML older than
+    FRAMEWATCH_RAW_HTML_RETENTION_DAYS (default 180); 0 keeps forever. The daily maintenance
+    does the same.
+
+    Example: framewatch retention --compact
+    """
+    from pipeline import retention, store
+    from pipeline.timeutil import utc_now
+
+    settings = _settings()
+    snapshot = settings.snapshot and not compact  # a compacted file is copied afterwards
+    with store.writing(settings.db, settings.writer_wait_seconds, snapshot=snapshot) as con:
+        done = retention.apply_retention(
+            con,
+            utc_now(),
+            settings.text_retention_days,
+            settings.raw_html_retention_days,
+            settings.excerpt_chars,
+        )
+        if compact:
+            retention.compact(con, settings.db)
+    if compact:
+        _refresh_snapshot(settings)
+    console.print(
+        f"texts dropped: {done.texts}, raw pages dropped: {done.raw_pages}, evidence sentences"
+        f" cut: {done.evidence}, quotations: {done.quotes}, signatures: {done.signatures},"
+        f" alert examples cut: {done.alerts}" + ("; database file rewritten" if compact else "")
+    )
+
+
+@app.command()
+def serve(
+    show: Annotated[
+        bool, typer.Option("--show", help="print the schedule and exit without serving")
+    ] = False,
+) -> None:
+    """Run framewatch unattended: ingest (hourly), classify after each ingest, source health
+    and retention (daily), the weekly reports (Monday 07:00 in each city's time zone), as
+    Prefect deployments with retries, timeouts and one writer at a time. Schedules come from
+    FRAMEWATCH_INGEST_CRON, _HEALTH_CRON, _REPORT_CRON, _TIMEZONE, _CITY_TIMEZONES.
+
+    Uses the Prefect server at PREFECT_API_URL, or starts a local one (its UI at
+    http://127.0.0.1:FRAMEWATCH_PREFECT_PORT, default 4200). Stop with Ctrl-C.
+
+    Example: FRAMEWATCH_SOURCES_FILE=sources/epic-cities.yaml framewatch serve
+    """
+    from pipeline.prefect_server import prefect_api
+    from pipeline.schedule import plan
+    from pipeline.sources import load_sources
+
+    settings = _settings()
+    jobs = plan(settings, load_sources(settings.sources_file))
+    table = Table("deployment", "flow", "when", "time zone", "cities")
+    for job in jobs:
+        when = job.cron or f"after {job.after}"
+        table.add_row(job.name, job.flow, when, job.timezone, ", ".join(job.cities))
+    console.print(table)
+    if show:
+        return
+    with prefect_api(settings.prefect_port, settings.db.parent / "prefect-server.log") as url:
+        _serve_at(url, settings)
+
+
+def _serve_at(url: str, settings: Settings) -> None:
+    """Serve the deployments against the Prefect API at ``url`` until interrupted."""
+    import os
+
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.serve import serve_all
+
+    os.environ["PREFECT_API_URL"] = url  # for the flow-run processes the runner starts
+    console.print(f"Prefect UI: {url.removesuffix('/api')} (runs, logs, schedules)")
+    with temporary_settings({PREFECT_API_URL: url}):
+        serve_all(settings)
+
+
 def run_app() -> None:
     """Console entry point: expected user errors become one line, not a traceback."""
     from pipeline.store import DatabaseBusy
@@ -529,4 +741,4 @@ def run_app() -> None:
 
 
 if __name__ == "__main__":
-    app()
+    run_app()

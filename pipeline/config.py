@@ -97,3 +97,62 @@ class Settings(BaseSettings):
     dashboard_token: SecretStr | None = Field(
         None, description="login token; required when the dashboard binds beyond loopback"
     )
+    # Unattended operation (issue 6): schedules, the single writer, retention, scale-out.
+    sources_file: Path = Field(
+        Path("sources/epic-cities.yaml"), description="sources YAML the scheduled ingest reads"
+    )
+    ingest_cron: str = Field("0 * * * *", description="cron of the scheduled ingest (hourly)")
+    health_cron: str = Field("30 6 * * *", description="cron of the daily source health check")
+    report_cron: str = Field(
+        "0 7 * * 1", description="cron of the weekly report, in each city's own time zone"
+    )
+    timezone: str = Field(
+        "Europe/Berlin", description="IANA time zone of the ingest and health schedules"
+    )
+    city_timezones: dict[str, str] = Field(
+        default_factory=dict,
+        description="time zone per city where the country's default is wrong (e.g. Canaries)",
+    )
+    flow_retries: int = Field(2, description="retries of a failed scheduled flow run")
+    flow_retry_delay: int = Field(
+        300, description="seconds before a flow retry; task retries back off exponentially"
+    )
+    ingest_timeout_minutes: float = Field(
+        50.0, description="an ingest run taking longer fails (and is retried next hour)"
+    )
+    report_timeout_minutes: float = Field(30.0, description="a report run taking longer fails")
+    writer_wait_seconds: float = Field(
+        600.0,
+        description="how long a writer waits for readers holding the database file"
+        " before it gives up",
+    )
+    snapshot: bool = Field(
+        True,
+        description="after each write, copy the database to <db>.snapshot.duckdb for readers"
+        " (report, dashboard, sql) that find the file locked by a running ingest",
+    )
+    text_retention_days: int = Field(
+        365,
+        description="full texts fetched longer ago than this are dropped; headlines, frame"
+        " statistics and short evidence excerpts stay (0 keeps them forever)",
+    )
+    excerpt_chars: int = Field(
+        240, description="longest evidence excerpt kept after a text is dropped"
+    )
+    prefect_port: int = Field(
+        4200,
+        description="port of the local Prefect server `framewatch serve` starts when"
+        " PREFECT_API_URL is not set (its UI is on the same port)",
+    )
+    ops_lang: str = Field(
+        "en", description="language of operators' notices (failed runs, source health)"
+    )
+    task_runner: Literal["threads", "dask"] = Field(
+        "threads", description="where extraction and classification tasks run"
+    )
+    dask_address: str | None = Field(
+        None, description="scheduler of an existing Dask cluster (tcp://host:8786)"
+    )
+    dask_workers: int = Field(
+        2, description="workers of the local Dask cluster started when no address is given"
+    )

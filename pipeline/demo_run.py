@@ -53,14 +53,14 @@ def _demo_port(db: Path, console: Console) -> int:
 def run_demo(settings: Settings, reports_dir: Path, console: Console) -> None:
     """Serve the newsroom, run the ingest flow, write reports, print what happened."""
     from dashboards.report import report_name
-    from flows.ingest import ingest_flow
+    from flows.ingest import run_ingest
     from flows.report import report_flow
 
     started = time.monotonic()
     _fresh_if_stale(settings.db, console)
     with running_newsroom(port=_demo_port(settings.db, console)) as room:
         console.print(f"demo newsroom (fictional outlets) serving on {room.url}")
-        summary = ingest_flow(demo_sources_file(), settings, room.url, Progress(console))
+        summary = run_ingest(demo_sources_file(), settings, room.url, Progress(console))
     ingest_s = time.monotonic() - started
     period = aggregate.last_days()
     written = report_flow(settings, reports_dir, period)

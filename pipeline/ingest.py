@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,16 +17,23 @@ import duckdb
 from pipeline import store
 from pipeline.config import Settings
 from pipeline.crawl import crawl
-from pipeline.extract_pool import ExtractionPool
+from pipeline.extract_pool import ExtractionPool, MakeExtractor, Pending, local_extraction
 from pipeline.feeds import plan_polls
-from pipeline.records import Article, Document, FeedState, FetchOutcome, Source
+from pipeline.records import Article, Document, FeedState, FetchOutcome, Framing, Source
 from pipeline.sources import load_sources
 
 if TYPE_CHECKING:  # the classifier stack (torch) is loaded only by who classifies
     from models.classify import Classifier
 
 log = logging.getLogger(__name__)
-CLASSIFY_BATCH = 64  # articles per classify-and-store transaction
+CLASSIFY_BATCH = 64  # articles per classify task and per store transaction
+# Pending articles, one page at a time in id order: a keyset page (id > the last one seen)
+# stays right while the batches already classified leave the pending set.
+PENDING_PAGE = (
+    f"SELECT id, lang, title, text FROM articles WHERE {store.PENDING} AND id > ?"
+    " ORDER BY id LIMIT ?"
+)
+SubmitBatch = Callable[[list[Document]], Pending[list[Framing]]]
 
 
 @dataclass(frozen=True)
@@ -55,12 +64,16 @@ def collect(
     run_id: str,
     newsroom: str | None = None,
     progress: Callable[[int], None] | None = None,
+    extraction: MakeExtractor | None = None,
 ) -> Collected:
     """Crawl, extract and store one run; the store step is one transaction.
 
-    Extraction runs in a process pool fed page by page while the crawler still downloads.
-    Feeds are polled as their remembered state says (conditional requests, disabled feeds
-    only probed); URLs already stored are not fetched again unless ``settings.refetch``.
+    Extraction is fed page by page while the crawler still downloads, by default to a local
+    process pool; ``extraction`` makes another extractor (tasks on Dask workers, see
+    ``extract_pool.task_extraction``). Either way the articles come back here and are stored
+    together after the crawl. Feeds are polled as their remembered state says (conditional
+    requests, disabled feeds only probed); URLs already stored are not fetched again unless
+    ``settings.refetch``.
     """
     sources = load_sources(sources_file, newsroom=newsroom)
     now = datetime.now(UTC)
@@ -82,7 +95,8 @@ def collect(
     known = frozenset() if settings.refetch else store.known_keys(con, ids)
     staging = settings.staging / run_id
     langs = {s.id: s.lang for s in sources}
-    with ExtractionPool(langs, settings.extract_workers, progress) as pool:
+    make = extraction or local_extraction(settings.extract_workers)
+    with make(langs, progress) as pool:
         result = crawl(
             sources_file, staging, settings, newsroom, known, polls=polls, on_pages=pool.submit
         )
@@ -173,13 +187,86 @@ def classify_pending(
     classifier: Classifier,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Classify every article not yet classified by this model version, batch by batch."""
-    pending = store.articles_to_classify(con, classifier.version)
-    for start in range(0, len(pending), CLASSIFY_BATCH):
-        batch = pending[start : start + CLASSIFY_BATCH]
-        docs = [Document(id=i, lang=lang, title=title, text=text) for i, lang, title, text in batch]
-        store.save_framings(con, classifier.classify(docs, progress=progress))
-    return len(pending)
+    """Classify every article not yet classified by this model version, here and now
+    (``framewatch reextract``); the flows send the batches to their task runner instead."""
+    return classify_batches(
+        con, classifier.version, lambda docs: _done(classifier.classify(docs)), progress
+    )
+
+
+def classify_batches(
+    con: duckdb.DuckDBPyConnection,
+    version: str,
+    submit: SubmitBatch,
+    progress: Callable[[int], None] | None = None,
+    window: int = 1,
+) -> int:
+    """Classify every article not yet classified by ``version``, CLASSIFY_BATCH at a time.
+
+    ``submit`` starts one batch (a classify task on the flow's task runner) and the
+    framings are stored here, the only writer, one transaction per batch in the order the
+    batches were sent: a killed run keeps every batch it stored. At most ``window`` batches
+    are in flight, and only their texts are in memory, however long the backlog.
+    """
+    in_flight: deque[Pending[list[Framing]]] = deque()
+    done = 0
+    for docs in pending_batches(con, version):
+        in_flight.append(submit(docs))
+        if len(in_flight) >= window:
+            done += _store_batch(con, in_flight.popleft(), progress)
+    while in_flight:
+        done += _store_batch(con, in_flight.popleft(), progress)
+    return done
+
+
+def pending_batches(
+    con: duckdb.DuckDBPyConnection, version: str, size: int = CLASSIFY_BATCH
+) -> Iterator[list[Document]]:
+    """The articles not yet classified by ``version``, ``size`` at a time in id order; each
+    page is read when the one before has been handed on."""
+    after = ""
+    while page := con.execute(PENDING_PAGE, [version, after, size]).fetchall():
+        yield [Document(id=i, lang=lang, title=title, text=text) for i, lang, title, text in page]
+        after = page[-1][0]
+
+
+def _store_batch(
+    con: duckdb.DuckDBPyConnection,
+    future: Pending[list[Framing]],
+    progress: Callable[[int], None] | None,
+) -> int:
+    """Wait for one batch's framings and store them in one transaction; how many."""
+    framings = future.result()
+    store.save_framings(con, framings)
+    if progress is not None:
+        progress(len(framings))
+    return len(framings)
+
+
+def _done(value: list[Framing]) -> Future[list[Framing]]:
+    """A future that already holds its value (work done in this thread)."""
+    future: Future[list[Framing]] = Future()
+    future.set_result(value)
+    return future
+
+
+def classify_batch(settings: Settings, docs: Sequence[Document]) -> list[Framing]:
+    """Classify one batch with the classifier of these settings (loaded once per process).
+
+    Pure: records in, records out, no database, so it runs as a task anywhere, a Dask
+    worker on another machine included.
+    """
+    from pipeline.runtime import shared_classifier  # the classifier stack, only here
+
+    return shared_classifier(settings).classify(docs)
+
+
+def model_version(settings: Settings) -> str:
+    """The version the classifier of these settings stamps on its framings (loading it in
+    this process, where the classify tasks that follow find it)."""
+    from pipeline.runtime import shared_classifier
+
+    return shared_classifier(settings).version
 
 
 def failures(outcomes: Sequence[FetchOutcome]) -> int:
@@ -187,7 +274,7 @@ def failures(outcomes: Sequence[FetchOutcome]) -> int:
     return sum(1 for o in outcomes if o.error)
 
 
-def finish(con: duckdb.DuckDBPyConnection, summary: RunSummary, model_version: str) -> None:
+def finish(con: duckdb.DuckDBPyConnection, summary: RunSummary, model_version: str | None) -> None:
     """Close the run row with its counts."""
     store.finish_run(
         con,

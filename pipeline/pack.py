@@ -7,7 +7,8 @@ the style guides suggest, discussion prompts, and good-practice counter-examples
 How examples are chosen (docs/packs.md says the same for trainers):
 
 - counted migration articles (``migration_articles``, one copy per outlet and story) with the
-  frame assigned, or confirmed by a reviewer, published in the last ``weeks`` weeks; an
+  frame assigned, or confirmed by a reviewer, published in the last ``weeks`` weeks, whose
+  text is still stored (``aggregate.TEXT_KEPT``: not past its retention, not purged); an
   article whose reviewer rejected the frame is left out;
 - articles in the pack's language first (the pack is for trainers of that language); other
   languages only when there are fewer than ``limit``, and the pack says so;
@@ -38,7 +39,7 @@ import duckdb
 from dashboards.i18n import fmt_date, fmt_period, locale, translator
 from models.labels import load_labels
 from models.pseudonymise import MIN_INSIDE, Pseudonymiser, Redacted, fold, load_public_figures
-from pipeline.aggregate import GOOD_PRACTICE, Period, last_days
+from pipeline.aggregate import GOOD_PRACTICE, TEXT_KEPT, Period, last_days
 from pipeline.urls import is_web_url
 
 GOOD_PRACTICE_COUNT = 3
@@ -158,7 +159,9 @@ class Candidate:
     quote_end: int | None
 
 
-CANDIDATES_SQL = """
+# Only articles whose text is kept: the pseudonymiser reads the whole text (a name in the
+# excerpt is known from the first paragraph), and the excerpt is cut from it.
+CANDIDATES_SQL = f"""
 WITH reviewed AS (
     SELECT article_id,
            bool_or(list_has_any(labels, $frames)) AS confirmed,
@@ -183,7 +186,7 @@ JOIN articles a ON a.id = m.id
 LEFT JOIN framed f ON f.article_id = m.id
 LEFT JOIN reviewed r ON r.article_id = m.id
 LEFT JOIN voiced v ON v.article_id = m.id
-WHERE m.counted AND m.published_at >= $start AND m.published_at < $end
+WHERE m.counted AND m.published_at >= $start AND m.published_at < $end AND {TEXT_KEPT}
   AND ((coalesce(f.assigned, false) OR coalesce(r.confirmed, false))
        AND NOT coalesce(r.rejected, false)
        OR v.article_id IS NOT NULL)

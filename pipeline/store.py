@@ -8,13 +8,17 @@ logical write is one transaction, so a killed run leaves either all of a batch o
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import hashlib
 import logging
+import os
+import shutil
+import time
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -50,6 +54,12 @@ DISABLE_AFTER: int = Settings.model_fields["feed_disable_after"].default
 GZIP_LEVEL = 4
 RAW_WRITE_BATCH = 500  # pages compressed and written per Arrow batch: bounds memory
 KEY_BACKFILL_BATCH = 50_000  # rows keyed per transaction when url_keys is backfilled
+# Articles a model version still has to classify (dropped texts are never reclassified).
+PENDING = "model_version IS DISTINCT FROM ? AND text_dropped_at IS NULL"
+WRITER_POLL_SECONDS = 0.5  # how often a writer retries a file held by readers
+INTERRUPTED_NOTE = (
+    "interrupted: the process stopped before the run finished; the next run picked up"
+)
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -107,11 +117,15 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 class DatabaseBusy(RuntimeError):
-    """The database file is locked by a writer (a running ingest)."""
+    """The database file is locked by a writer (a running ingest) or held by readers."""
 
 
 def open_store(path: Path) -> duckdb.DuckDBPyConnection:
-    """Open (creating if needed) the read-write database and bring its schema up to date."""
+    """Open (creating if needed) the read-write database and bring its schema up to date.
+
+    The low-level opener: runs and commands that write go through ``writing``, which adds
+    the writer lock, the wait for readers and the readers' snapshot.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         con = duckdb.connect(str(path))
@@ -127,22 +141,148 @@ def open_store(path: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def open_readonly(path: Path) -> duckdb.DuckDBPyConnection:
-    """A read-only connection for analysts, reports and the ``sql`` command.
+def snapshot_path(path: Path) -> Path:
+    """Where readers find the copy of the database made after the last write."""
+    return path.with_name(f"{path.stem}.snapshot{path.suffix}")
 
-    DuckDB lets one process write a file and no other process open it meanwhile; a reader
-    that meets a running ingest gets a clear message instead of a lock error.
+
+def lock_path(path: Path) -> Path:
+    """The writer lock file beside the database."""
+    return path.with_name(f"{path.name}.lock")
+
+
+@contextmanager
+def writing(
+    path: Path, wait_seconds: float = 0.0, snapshot: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The one read-write connection of a run or command, closed when the block ends.
+
+    DuckDB lets one process open a file for writing and then no other process may open it
+    at all. Two kinds of conflict need different answers: another *writer* (a second
+    ``framewatch run``) is refused at once with a clear error, through an advisory lock on
+    ``<db>.lock`` that the kernel releases even when a writer is killed; *readers* (a report
+    or dashboard request still open) are waited for, up to ``wait_seconds``. With
+    ``snapshot`` the database is checkpointed and copied for readers when the block ends, so
+    readers never wait for or break a running ingest: they read that copy meanwhile.
+    """
+    with writer_lock(path):
+        con = _open_waiting(path, wait_seconds)
+        try:
+            yield con
+        except Exception:
+            if snapshot:  # what was committed before the failure is consistent: publish it
+                _snapshot_quietly(con, path)
+            raise
+        else:
+            if snapshot:
+                write_snapshot(con, path)
+        finally:
+            con.close()
+
+
+@contextmanager
+def writer_lock(path: Path) -> Iterator[None]:
+    """Hold ``<db>.lock`` exclusively; refuse with the holder's pid when a writer has it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown"
+            raise DatabaseBusy(
+                f"another framewatch run is writing {path} (pid and start: {holder}); two runs"
+                " never write at once: wait for it to finish, or look at `framewatch sql` /"
+                " the dashboard meanwhile (they read the last snapshot)"
+            ) from exc
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} {utc_now().isoformat(timespec='seconds')}Z\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _open_waiting(path: Path, wait_seconds: float) -> duckdb.DuckDBPyConnection:
+    """``open_store``, retried while readers hold the file, for at most ``wait_seconds``."""
+    deadline = time.monotonic() + wait_seconds
+    warned = False
+    while True:
+        try:
+            return open_store(path)
+        except DatabaseBusy as exc:
+            if time.monotonic() >= deadline:
+                raise DatabaseBusy(
+                    f"{path} is held open by another process (a report, the dashboard or"
+                    f" `framewatch sql`) for more than {wait_seconds:.0f} s; close it and rerun"
+                ) from exc
+            if not warned:
+                log.warning(
+                    "%s is open in another process; waiting up to %.0f s", path, wait_seconds
+                )
+                warned = True
+            time.sleep(WRITER_POLL_SECONDS)
+
+
+def write_snapshot(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
+    """Checkpoint and copy the database for readers; the copy appears whole or not at all.
+
+    The writer still holds the file, so nothing changes it during the copy; the copy is
+    written beside and renamed over the old snapshot, which readers that still have it
+    open keep reading.
+    """
+    con.execute("CHECKPOINT")  # everything committed is in the main file, the WAL is empty
+    target = snapshot_path(path)
+    partial = target.with_name(target.name + ".partial")
+    shutil.copyfile(path, partial)
+    os.replace(partial, target)
+    return target
+
+
+def _snapshot_quietly(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """``write_snapshot`` after a failed run: a failure to copy must not hide the first one."""
+    try:
+        write_snapshot(con, path)
+    except (duckdb.Error, OSError) as exc:
+        log.warning("no snapshot of %s after the failed run: %s", path, exc)
+
+
+def open_readonly(path: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection for analysts, reports, the dashboard and ``framewatch sql``.
+
+    While an ingest holds the file, readers get the snapshot the last write left (with a
+    warning naming its age) instead of a lock error, and never make the ingest wait.
     """
     if not path.exists():
         raise FileNotFoundError(f"no database at {path}: run `framewatch run` or `demo` first")
     try:
         return duckdb.connect(str(path), read_only=True)
-    except duckdb.IOException as exc:
-        if "lock" not in str(exc).lower():
+    except (duckdb.IOException, duckdb.ConnectionException) as exc:
+        # IOException: another process writes; ConnectionException: this process does.
+        if not isinstance(exc, duckdb.ConnectionException) and "lock" not in str(exc).lower():
             raise
-        raise DatabaseBusy(
-            f"{path} is being written by a running ingest; try again when it has finished"
-        ) from exc
+        snap = snapshot_path(path)
+        if not snap.exists():
+            raise DatabaseBusy(
+                f"{path} is being written by a running ingest and has no snapshot yet;"
+                " try again when it has finished"
+            ) from exc
+    log.warning(
+        "%s is being written by a running ingest: reading the snapshot of %s UTC",
+        path,
+        datetime.fromtimestamp(snap.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M"),
+    )
+    return duckdb.connect(str(snap), read_only=True)
+
+
+def recover_interrupted_runs(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Close the rows of runs whose process died (status still 'running'): call under the
+    writer lock, where no other run can be alive. Their committed work stays; what they
+    did not commit is fetched again, because it is not in the database."""
+    rows = con.execute(
+        "UPDATE runs SET status = 'failed', note = ? WHERE status = 'running' RETURNING id",
+        [INTERRUPTED_NOTE],
+    ).fetchall()
+    return sorted(r[0] for r in rows)  # finished_at stays NULL: when it died is unknown
 
 
 def write_rows(
@@ -262,7 +402,8 @@ def store_crawl(
     were lost. Ids already present are left as they are (the id is a hash of the canonical
     URL, so a rerun inserts nothing). A new article whose text another one already carries
     is linked to it (``duplicate_of``); one that is a near copy joins its story; both are
-    noted in the log.
+    noted in the log. ``counted`` needs no refresh here: new articles are not classified
+    yet (so not migration articles, counted false), and no stored article changes story.
     """
     rows = _new_article_rows(con, articles, run_id)
     stories, signatures = _plan_stories(con, [_signed(r) for r in rows])
@@ -492,6 +633,64 @@ def _exact_copy_stories(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> N
         """,
         [list(ids)],
     )
+
+
+# --- counted: one article per story and outlet ---------------------------------------------
+
+# Which article of each (outlet, story) trend figures count: the first migration article by
+# fetched_at, then id. Migration 007 backfilled articles.counted with this window (its SQL
+# is frozen once released); the store keeps its own copy, and tests/pipeline/test_counted.py
+# checks that a full refresh after the migration changes nothing. Every article not about
+# migration is false (its own partition, never first).
+_COUNTED_SELECT = """
+SELECT a.id,
+       a.is_migration IS TRUE
+       AND row_number() OVER (PARTITION BY a.source_id, coalesce(a.story_id, a.id),
+                                           a.is_migration IS TRUE
+                              ORDER BY a.fetched_at, a.id) = 1 AS counted
+FROM articles a {join}
+"""
+_COUNTED_UPDATE = """
+UPDATE articles SET counted = r.counted
+FROM ({select}) AS r
+WHERE articles.id = r.id AND articles.counted IS DISTINCT FROM r.counted
+"""
+_GROUP_JOIN = "JOIN batch g ON g.source_id = a.source_id AND g.story = coalesce(a.story_id, a.id)"
+
+
+def refresh_counted(con: duckdb.DuckDBPyConnection, ids: Sequence[str] | None = None) -> None:
+    """Recompute articles.counted for the (outlet, story) groups of ``ids`` (all when None).
+
+    Stored rather than computed in the view so that a period filter reaches the table (a
+    window over the whole history made a report take half a minute on 2 million
+    articles). Call it inside the transaction of the write that changed membership
+    (is_migration, story_id) or order, so readers never see the two disagree; a batch
+    touches only its own groups, so classifying 64 articles stays cheap on a large store.
+    A write that moves articles between stories passes the groups from before the write
+    too (``_counted_groups`` then ``_refresh_groups``).
+    """
+    if ids is None:
+        con.execute(_COUNTED_UPDATE.format(select=_COUNTED_SELECT.format(join="")))
+        return
+    _refresh_groups(con, _counted_groups(con, ids))
+
+
+def _counted_groups(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> list[tuple[str, str]]:
+    """The (source_id, story) groups the articles ``ids`` belong to now."""
+    if not ids:
+        return []
+    rows = con.execute(
+        "SELECT DISTINCT source_id, coalesce(story_id, id) FROM articles WHERE id IN ?",
+        [list(ids)],
+    ).fetchall()
+    return [(r[0], r[1]) for r in rows]
+
+
+def _refresh_groups(con: duckdb.DuckDBPyConnection, groups: Sequence[tuple[str, str]]) -> None:
+    """refresh_counted for these (source_id, story) groups."""
+    rows = [{"source_id": src, "story": story} for src, story in dict.fromkeys(groups)]
+    select = _COUNTED_SELECT.format(join=_GROUP_JOIN)
+    write_rows(con, _COUNTED_UPDATE.format(select=select), rows)
 
 
 # --- near-duplicate stories ---------------------------------------------------------------
@@ -792,6 +991,8 @@ def update_reextracted(
     story it was the first article of, since that story's name no longer describes them.
     """
     unique = list({a.id: a for a in _under_page_ids(con, articles)}.values())
+    dropped = _dropped_ids(con, [a.id for a in unique])
+    unique = [a for a in unique if a.id not in dropped]  # a dropped text never comes back
     stored = _stored_inputs(con, [a.id for a in unique])
     existing = [a for a in unique if a.id in stored]
     changed = [a for a in existing if (a.title, a.text, a.lang) != stored[a.id][:3]]
@@ -803,7 +1004,10 @@ def update_reextracted(
     ]
     stories, signatures = _plan_stories(con, [*restoried, *(_signed(r) for r in rows)])
     keys = _article_keys(unique)
+    touched = [*(a.id for a in unique), *(a.id for a in restoried)]
     with transaction(con):
+        # The groups these articles leave lose a member, the ones they join gain one.
+        before = _counted_groups(con, touched)
         write_rows(con, _REEXTRACT_UPDATE, [_reextract_row(a) for a in existing])
         _reset_classification(con, [a.id for a in changed])
         write_rows(
@@ -816,7 +1020,17 @@ def update_reextracted(
         _exact_copy_stories(con, [*(a.id for a in restoried), *(r["id"] for r in rows)])
         _link_raw_pages(con, unique)
         _write_keys(con, keys)
+        _refresh_groups(con, [*before, *_counted_groups(con, touched)])
     return ReextractCounts(len(existing), len(changed), len(rows))
+
+
+def _dropped_ids(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> set[str]:
+    """The ids among ``ids`` whose text retention or a purge dropped."""
+    rows = con.execute(
+        "SELECT id FROM articles WHERE list_contains(?, id) AND text_dropped_at IS NOT NULL",
+        [list(ids)],
+    ).fetchall()
+    return {r[0] for r in rows}
 
 
 def _under_page_ids(con: duckdb.DuckDBPyConnection, articles: Sequence[Article]) -> list[Article]:
@@ -1027,19 +1241,20 @@ def _feed_state_row(state: FeedState, now: datetime) -> dict[str, Any]:
 def articles_to_classify(
     con: duckdb.DuckDBPyConnection, model_version: str
 ) -> list[tuple[str, str, str, str]]:
-    """(id, lang, title, text) of articles not yet classified by this model version."""
+    """(id, lang, title, text) of articles not yet classified by this model version.
+
+    Articles whose text was dropped (retention, purge) keep the classification they had: a
+    new model would judge them by their headline alone and change old figures.
+    """
     return con.execute(
-        "SELECT id, lang, title, text FROM articles"
-        " WHERE model_version IS DISTINCT FROM ? ORDER BY id",
+        f"SELECT id, lang, title, text FROM articles WHERE {PENDING} ORDER BY id",
         [model_version],
     ).fetchall()
 
 
 def count_pending(con: duckdb.DuckDBPyConnection, model_version: str) -> int:
-    """Articles not yet classified by this model version."""
-    rows = con.execute(
-        "SELECT count(*) FROM articles WHERE model_version IS DISTINCT FROM ?", [model_version]
-    ).fetchall()
+    """Articles ``articles_to_classify`` would return."""
+    rows = con.execute(f"SELECT count(*) FROM articles WHERE {PENDING}", [model_version]).fetchall()
     return int(rows[0][0])
 
 
@@ -1082,6 +1297,8 @@ def save_framings(con: duckdb.DuckDBPyConnection, framings: Sequence[Framing]) -
                 for f in framings
             ],
         )
+        # The stories stay; only which of their articles are migration articles changes.
+        refresh_counted(con, ids)
 
 
 _ARTICLE_UPDATE = """

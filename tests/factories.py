@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
 
 from models.labels import load_labels
 from pipeline.records import Article, Evidence, Framing, TermHit
@@ -79,3 +82,22 @@ def framing(
         terms=tuple(terms),
         model_version=model,
     )
+
+
+def database_at(path: Path, version: int, rows: Sequence[str] = ()) -> None:
+    """A database as the release with migrations up to ``version`` made it, with ``rows``
+    (SQL statements) written in that old schema: the start of every upgrade test."""
+    from pipeline.store import migrations
+
+    con = duckdb.connect(str(path))
+    con.execute(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
+        " applied_at TIMESTAMP NOT NULL)"
+    )
+    for number, name, sql in migrations():
+        if number <= version:
+            con.execute(sql)
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [number, name])
+    for sql in rows:
+        con.execute(sql)
+    con.close()

@@ -50,7 +50,7 @@ from models.data import load_annotations
 from models.labels import load_labels
 from pipeline.annotations import Review, spool_lock, spool_path, spool_review
 from pipeline.config import Settings
-from pipeline.store import open_store
+from pipeline.store import open_store, refresh_counted
 
 REPO = Path(__file__).resolve().parents[2]
 CODES = load_labels().codes
@@ -172,6 +172,7 @@ def build_db(path: Path) -> None:
             " updated_at) VALUES ('http://kurier/rss', 'kurier', ?, 5, ?)",
             [day(0), day(0)],
         )
+        refresh_counted(con)  # what the store does after classifying; plain INSERTs do not
     finally:
         con.close()
 

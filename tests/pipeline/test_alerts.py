@@ -14,6 +14,7 @@ from pipeline import alerts, store
 from pipeline.aggregate import BASELINE_PERIODS, Period, frame_trends, iso_week
 from pipeline.config import Settings
 from pipeline.records import Alert, Article, Framing, Source, TermHit
+from tests import factories
 from tests.factories import framing
 
 PERIOD = iso_week("2026-W47")
@@ -308,19 +309,10 @@ MIGRATIONS = Path(__file__).parents[2] / "pipeline" / "migrations"
 
 def test_migration_004_upgrades_a_database_at_003(tmp_path: Path) -> None:
     path = tmp_path / "old.duckdb"
-    con = duckdb.connect(str(path))
-    con.execute(
-        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
-        " applied_at TIMESTAMP NOT NULL)"
-    )
-    for version, name, sql in store.migrations():
-        if version <= 3:
-            con.execute(sql)
-            con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name])
-    con.execute(
+    source = (
         "INSERT INTO sources VALUES ('s1', 'Outlet', 'Oberhausen', 'DE', 'de', [], [], true, now())"
     )
-    con.close()
+    factories.database_at(path, 3, [source])
     con = store.open_store(path)
     try:
         assert store.schema_version(con) >= 4

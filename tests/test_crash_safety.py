@@ -1,0 +1,158 @@
+"""A killed run leaves the database consistent, and the next run completes it.
+
+Two levels: a child process killed (SIGKILL) inside the store transaction, at a chosen
+point, proves the transaction boundary; a real ``framewatch run`` killed with its whole
+process group while it classifies, then run again, must end with the same database as an
+uninterrupted run: no partial article, no duplicate, nothing lost.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flows.ingest import run_ingest
+from pipeline import store
+from pipeline.config import Settings
+from pipeline.demo.newsroom import running_newsroom
+from pipeline.sources import demo_sources_file
+from tests.factories import make_article
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTICLES = 400
+
+KILLED_IN_TRANSACTION = """
+    import os, signal
+    from pathlib import Path
+    from pipeline import store
+    from tests.factories import make_article
+
+    def die(*args, **kwargs):  # called after the articles and raw pages were written
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    store._write_keys = die
+    articles = [make_article(f"a{{i:04d}}", text=f"Text {{i}}. " * 300) for i in range({n})]
+    with store.writing(Path({db!r})) as con:
+        store.start_run(con, "killed", "test")
+        store.store_crawl(con, "killed", articles, [])
+"""
+
+
+def test_a_kill_inside_the_store_transaction_leaves_none_of_the_batch(tmp_path: Path) -> None:
+    db = tmp_path / "fw.duckdb"
+    script = textwrap.dedent(KILLED_IN_TRANSACTION).format(n=ARTICLES, db=str(db))
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, timeout=120)
+    assert done.returncode == -signal.SIGKILL
+    with duckdb.connect(str(db), read_only=True) as con:  # replays the WAL it left
+        counts = [
+            con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
+            for t in ("articles", "article_signatures", "url_keys", "fetch_log")
+        ]
+        runs = con.execute("SELECT id, status FROM runs").fetchall()
+    assert counts == [0, 0, 0, 0]  # the whole batch or nothing: nothing
+    assert runs == [("killed", "running")]  # start_run was its own committed write
+    articles = [make_article(f"a{i:04d}", text=f"Text {i}. " * 300) for i in range(ARTICLES)]
+    with store.writing(db) as con:
+        assert store.recover_interrupted_runs(con) == ["killed"]
+        assert len(store.store_crawl(con, "again", articles, [])) == ARTICLES
+        assert store.store_crawl(con, "third", articles, []) == []  # a rerun never duplicates
+        assert con.execute("SELECT count(DISTINCT id), count(*) FROM articles").fetchall() == [
+            (ARTICLES, ARTICLES)
+        ]
+
+
+def run_cli(db: Path, home: Path, newsroom: str) -> subprocess.Popen[bytes]:
+    """``framewatch run`` on the demo sources into ``db``, in its own process group."""
+    env = {
+        **os.environ,
+        "FRAMEWATCH_DB": str(db),
+        "FRAMEWATCH_STAGING": str(db.parent / "staging"),
+        "FRAMEWATCH_SNAPSHOT": "false",
+        "PREFECT_HOME": str(home),
+    }
+    command = [sys.executable, "-m", "pipeline.cli", "run", "--sources", str(demo_sources_file())]
+    return subprocess.Popen(
+        [*command, "--newsroom", newsroom],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # the crawler and extraction workers die with it
+    )
+
+
+def kill_while_classifying(run: subprocess.Popen[bytes], db: Path) -> None:
+    """SIGKILL the run's process group once classification has committed a batch.
+
+    The crawl's store transaction makes the write-ahead log jump past a megabyte; each
+    classified batch then grows it again. Killing after the first growth lands between
+    (or inside) classification transactions, with work left undone.
+    """
+    wal = db.with_name(db.name + ".wal")
+    stored = None
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and run.poll() is None:
+        size = wal.stat().st_size if wal.exists() else 0
+        if stored is None and size > 500_000:
+            stored = size
+        elif stored is not None and size > stored:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait(30)
+            return
+        time.sleep(0.01)
+    pytest.fail(f"the run ended (rc {run.poll()}) before it could be killed while classifying")
+
+
+def snapshot(db: Path) -> dict[str, object]:
+    """What must match between an uninterrupted run and a killed-and-rerun one."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        q = con.execute
+        return {
+            "articles": q("SELECT id, url, title, text FROM articles ORDER BY id").fetchall(),
+            "frames": q(
+                "SELECT article_id, frame, assigned, round(score, 6) FROM article_frames"
+                " ORDER BY ALL"
+            ).fetchall(),
+            "unclassified": q(
+                "SELECT count(*) FROM articles WHERE model_version IS NULL"
+            ).fetchall()[0][0],
+            "raw_pages": q("SELECT count(*) FROM raw_pages").fetchall()[0][0],
+        }
+
+
+@pytest.mark.e2e
+def test_a_killed_ingest_reruns_to_the_same_database(settings: Settings, tmp_path: Path) -> None:
+    reference, crashed, home = tmp_path / "ref.duckdb", tmp_path / "crash.duckdb", tmp_path / "p"
+    with running_newsroom() as room:  # one newsroom: same URLs, so same article ids
+        uninterrupted = settings.model_copy(update={"db": reference, "staging": tmp_path / "s"})
+        run_ingest(demo_sources_file(), uninterrupted, room.url)
+        kill_while_classifying(run_cli(crashed, home, room.url), crashed)
+        with duckdb.connect(str(crashed), read_only=True) as con:  # consistent as killed
+            partial = con.execute(
+                "SELECT count(*) FILTER (WHERE model_version IS NOT NULL),"
+                " count(*) FILTER (WHERE text = '' OR title IS NULL),"
+                " count(*) - count(DISTINCT id),"
+                " count(*) FILTER (WHERE is_migration),"
+                " (SELECT count(DISTINCT article_id) FROM article_frames)"
+                " FROM articles"
+            ).fetchall()[0]
+            status = con.execute("SELECT status FROM runs").fetchall()
+        classified, empty, duplicates, migration, framed = partial
+        assert empty == 0 and duplicates == 0
+        assert migration == framed  # a migration article's classification and frames go together
+        assert status == [("running",)]
+        assert run_cli(crashed, home, room.url).wait(600) == 0
+    before, after = snapshot(reference), snapshot(crashed)
+    assert 0 < classified < len(after["articles"])  # killed with work left undone
+    assert after == before
+    with duckdb.connect(str(crashed), read_only=True) as con:
+        runs = con.execute("SELECT status, note FROM runs ORDER BY started_at").fetchall()
+    assert runs == [("failed", store.INTERRUPTED_NOTE), ("completed", None)]
