@@ -20,6 +20,7 @@ from pipeline.crawl import crawl
 from pipeline.extract_pool import ExtractionPool, MakeExtractor, Pending, local_extraction
 from pipeline.feeds import plan_polls
 from pipeline.records import Article, Document, FeedState, FetchOutcome, Framing, Source
+from pipeline.retention import purged_keys
 from pipeline.sources import load_sources
 
 if TYPE_CHECKING:  # the classifier stack (torch) is loaded only by who classifies
@@ -92,7 +93,8 @@ def collect(
         full_fetch_sources=retry,
     )
     ids = [s.id for s in sources]
-    known = frozenset() if settings.refetch else store.known_keys(con, ids)
+    # --refetch fetches stored URLs again, but never a purged one (content removed on request).
+    known = purged_keys(con, ids) if settings.refetch else store.known_keys(con, ids)
     staging = settings.staging / run_id
     langs = {s.id: s.lang for s in sources}
     make = extraction or local_extraction(settings.extract_workers)
