@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
@@ -40,14 +41,17 @@ def report_flow(
     cities: list[str] | None = None,
     network: bool = True,
     last_week: bool = False,
+    timezone: str = "UTC",
 ) -> list[Path]:
     """The network report in English (``network``) and each city's in its outlets' language.
 
-    ``cities`` None means every city; the scheduled runs pass the cities of one time zone and
-    ``last_week`` (the ISO week that just ended) instead of the last seven days.
+    ``cities`` None means every city; the scheduled runs pass the cities of one time zone,
+    ``last_week`` (the ISO week that just ended in ``timezone``) instead of the last seven
+    days.
     """
     settings = settings or Settings()
-    period = period or (iso_week(last_full_week(utc_now().date())) if last_week else last_days())
+    today = utc_now().astimezone(ZoneInfo(timezone)).date()  # the schedule's own calendar
+    period = period or (iso_week(last_full_week(today)) if last_week else last_days())
     out_dir = out_dir or settings.reports
     with open_readonly(settings.db) as con:
         languages = city_languages(con)

@@ -69,7 +69,8 @@ def parameters(job: Job, settings: Settings) -> dict[str, Any]:
     """The run parameters of a job (plain JSON: Prefect stores them)."""
     if job.flow == "report":
         pdf = settings.browser.exists()
-        return {"cities": list(job.cities), "network": job.network, "last_week": True, "pdf": pdf}
+        return {"cities": list(job.cities), "network": job.network, "last_week": True,
+                "pdf": pdf, "timezone": job.timezone}  # fmt: skip
     if job.flow == "ingest":
         return {"sources_file": str(settings.sources_file), "classify": False,
                 "writer_limit": WRITER_LIMIT}  # fmt: skip
@@ -78,10 +79,12 @@ def parameters(job: Job, settings: Settings) -> dict[str, Any]:
 
 def after(flow_name: str) -> DeploymentEventTrigger:
     """Start when a run of that flow completes (the event Prefect emits for it)."""
+    # The related *deployment*, not the flow: a one-off `framewatch run` of the same flow
+    # (which classifies itself) must not start the served classify.
     return DeploymentEventTrigger(
         expect={"prefect.flow-run.Completed"},
-        match_related={"prefect.resource.role": "flow",
-                       "prefect.resource.name": FLOWS[flow_name].name},
+        match_related={"prefect.resource.role": "deployment",
+                       "prefect.resource.name": flow_name},
     )  # fmt: skip
 
 

@@ -49,13 +49,19 @@ def writer(settings: Settings, limit: str | None = None) -> Iterator[duckdb.Duck
     the writer lock alone, which refuses a second writer with a clear message.
     """
     slot: Any = nullcontext()
+    # Queued runs wait as long as a run may last (an ingest, a classify backlog after a
+    # model change), and for a manual writer (a purge) that holds the lock meanwhile.
+    queue = settings.ingest_timeout_minutes * 60 if limit else 0.0
     if limit:
         from prefect.concurrency.sync import concurrency
 
-        slot = concurrency(limit, occupy=1, timeout_seconds=settings.writer_wait_seconds)
+        slot = concurrency(limit, occupy=1, timeout_seconds=queue)
+    # A snapshot left from when snapshots were on is refreshed too, or it would keep texts
+    # past their retention and readers would read it.
+    snapshot = settings.snapshot or store.snapshot_path(settings.db).exists()
     with (
         slot,
-        store.writing(settings.db, settings.writer_wait_seconds, settings.snapshot) as con,
+        store.writing(settings.db, settings.writer_wait_seconds, snapshot, lock_wait=queue) as con,
     ):
         yield con
 

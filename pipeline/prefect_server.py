@@ -27,7 +27,9 @@ START_TIMEOUT = 120.0  # seconds: a first start migrates a new database (~20 s m
 @contextmanager
 def prefect_api(port: int, log_file: Path) -> Iterator[str]:
     """The API URL to use: PREFECT_API_URL when set, else a local server started here."""
-    given = os.environ.get("PREFECT_API_URL")
+    from prefect.settings import PREFECT_API_URL
+
+    given = os.environ.get("PREFECT_API_URL") or PREFECT_API_URL.value()  # env or a profile
     if given:
         yield given
         return

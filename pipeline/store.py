@@ -153,7 +153,7 @@ def lock_path(path: Path) -> Path:
 
 @contextmanager
 def writing(
-    path: Path, wait_seconds: float = 0.0, snapshot: bool = False
+    path: Path, wait_seconds: float = 0.0, snapshot: bool = False, lock_wait: float = 0.0
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """The one read-write connection of a run or command, closed when the block ends.
 
@@ -164,8 +164,10 @@ def writing(
     or dashboard request still open) are waited for, up to ``wait_seconds``. With
     ``snapshot`` the database is checkpointed and copied for readers when the block ends, so
     readers never wait for or break a running ingest: they read that copy meanwhile.
+    Scheduled runs pass ``lock_wait`` to queue behind a manual writer (a purge) instead of
+    failing.
     """
-    with writer_lock(path):
+    with writer_lock(path, lock_wait):
         con = _open_waiting(path, wait_seconds)
         try:
             yield con
@@ -174,32 +176,44 @@ def writing(
                 _snapshot_quietly(con, path)
             raise
         else:
-            if snapshot:
-                write_snapshot(con, path)
+            if snapshot:  # the run's work is committed: a failed copy must not fail it
+                _snapshot_quietly(con, path)
         finally:
             con.close()
 
 
 @contextmanager
-def writer_lock(path: Path) -> Iterator[None]:
-    """Hold ``<db>.lock`` exclusively; refuse with the holder's pid when a writer has it."""
+def writer_lock(path: Path, wait_seconds: float = 0.0) -> Iterator[None]:
+    """Hold ``<db>.lock`` exclusively; refuse with the holder's pid when a writer still has
+    it after ``wait_seconds``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
+        if not _flock_waiting(fd, wait_seconds):
             holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown"
             raise DatabaseBusy(
                 f"another framewatch run is writing {path} (pid and start: {holder}); two runs"
                 " never write at once: wait for it to finish, or look at `framewatch sql` /"
                 " the dashboard meanwhile (they read the last snapshot)"
-            ) from exc
+            )
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()} {utc_now().isoformat(timespec='seconds')}Z\n".encode(), 0)
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def _flock_waiting(fd: int, wait_seconds: float) -> bool:
+    """Take the exclusive lock on ``fd``, retrying for ``wait_seconds``; whether it was taken."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(WRITER_POLL_SECONDS)
 
 
 def _open_waiting(path: Path, wait_seconds: float) -> duckdb.DuckDBPyConnection:
@@ -233,13 +247,18 @@ def write_snapshot(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
     con.execute("CHECKPOINT")  # everything committed is in the main file, the WAL is empty
     target = snapshot_path(path)
     partial = target.with_name(target.name + ".partial")
-    shutil.copyfile(path, partial)
-    os.replace(partial, target)
+    try:
+        shutil.copyfile(path, partial)
+        os.replace(partial, target)
+    except OSError:
+        partial.unlink(missing_ok=True)  # a half copy would only fill the disk
+        raise
     return target
 
 
 def _snapshot_quietly(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """``write_snapshot`` after a failed run: a failure to copy must not hide the first one."""
+    """``write_snapshot``, logged instead of raised: a failed copy (a full disk) must neither
+    fail a run whose work is committed nor hide the error of a run that failed."""
     try:
         write_snapshot(con, path)
     except (duckdb.Error, OSError) as exc:

@@ -92,10 +92,15 @@ def test_serve_registers_every_deployment_with_its_schedule(
     assert lisbon.schedules[0].schedule.timezone == "Europe/Lisbon"  # type: ignore[union-attr]
     assert lisbon.parameters["cities"] == ["Lisbon"] and lisbon.parameters["last_week"]
     assert found["classify"].schedules == []
-    assert any(
-        "prefect.flow-run.Completed" in a.trigger.expect  # type: ignore[union-attr]
+    classify_after = [
+        a.trigger
         for a in automations
-    )
+        if "prefect.flow-run.Completed" in a.trigger.expect  # type: ignore[union-attr]
+    ]
+    assert [t.match_related.root for t in classify_after] == [  # type: ignore[union-attr]
+        {"prefect.resource.role": "deployment", "prefect.resource.name": "ingest"}
+    ]  # a one-off `framewatch run` (no deployment) does not start it
+    assert lisbon.parameters["timezone"] == "Europe/Lisbon"
     assert limit.limit == 1
     assert "settings" not in ingest.parameters  # secrets never go to Prefect's database
 

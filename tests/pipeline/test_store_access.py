@@ -184,3 +184,13 @@ def test_the_snapshot_holds_what_was_committed_and_replaces_the_old_one(tmp_path
 
     with duckdb.connect(str(snap), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM runs").fetchall() == [(2,)]
+
+
+def test_a_scheduled_writer_queues_behind_a_manual_one(tmp_path: Path) -> None:
+    db = tmp_path / "fw.duckdb"
+    make_db(db)
+    started = time.monotonic()
+    with holding(writer_script(db, 1.5)), store.writing(db, 30, lock_wait=30) as con:
+        waited = time.monotonic() - started  # for the first writer's 1.5 s, not refused
+        con.execute("INSERT INTO runs (id, started_at, status) VALUES ('q', now(), 'x')")
+    assert waited > 1.0
