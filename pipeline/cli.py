@@ -18,6 +18,10 @@ from pipeline.config import Settings
 from pipeline.runtime import prefect_defaults
 
 if TYPE_CHECKING:  # aggregate loads scipy: imported where a command needs it
+    from contextlib import AbstractContextManager
+
+    import duckdb
+
     from pipeline.aggregate import Period
 
 app = typer.Typer(
@@ -33,6 +37,13 @@ DEMO_DB = Path("data/demo.duckdb")
 def _settings(**overrides: object) -> Settings:
     """Settings from the environment with CLI overrides applied."""
     return Settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
+
+
+def _writer(settings: Settings) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+    """The command's read-write connection: writer lock, wait for readers, snapshot."""
+    from pipeline.store import writing
+
+    return writing(settings.db, settings.writer_wait_seconds, settings.snapshot)
 
 
 @app.callback()
@@ -272,11 +283,12 @@ def annotate(
     Example: framewatch annotate corrections.jsonl --reviewer anna
     """
     from pipeline.annotations import import_spooled_reviews, read_annotations, spool_path
-    from pipeline.store import add_annotations, open_store
+    from pipeline.store import add_annotations
 
     notes = read_annotations(file, reviewer)
-    db = _settings().db
-    with open_store(db) as con:
+    settings = _settings()
+    db = settings.db
+    with _writer(settings) as con:
         spooled = import_spooled_reviews(con, spool_path(db))  # the dashboard's waiting ones
         n = add_annotations(con, notes)
     if spooled:
@@ -350,12 +362,10 @@ def reextract(
     """
     from pipeline import ingest
     from pipeline.progress import Progress
-    from pipeline.store import open_store
     from pipeline.timeutil import as_utc
 
     settings = _settings()
-    con = open_store(settings.db)
-    try:
+    with _writer(settings) as con:
         with Progress(console).step("reextract", total=None) as tick:
             counts = ingest.reextract(
                 con, "reextract", source, as_utc(since), settings.extract_workers, tick
@@ -370,8 +380,6 @@ def reextract(
 
             n = ingest.classify_pending(con, load_classifier(settings))
             console.print(f"classified {n} articles")
-    finally:
-        con.close()
 
 
 sources_app = typer.Typer(
@@ -468,15 +476,11 @@ def alerts(
     """
     from pipeline.alerts import alert_table, run_alerts
     from pipeline.notify import configured_channels
-    from pipeline.store import open_store
 
     settings = _settings()
     period = _period(week)
-    con = open_store(settings.db)
-    try:
+    with _writer(settings) as con:
         summary = run_alerts(con, settings, period, send=send)
-    finally:
-        con.close()
     if summary.detected:
         console.print(alert_table(summary.detected))
     console.print(f"{period.label}: {len(summary.detected)} alerts, {summary.new} new")
