@@ -240,6 +240,8 @@ def _store_batch(
     """Wait for one batch's framings and store them in one transaction; how many."""
     framings = future.result()
     store.save_framings(con, framings)
+    # Committed: a killed run keeps this batch (the crash test waits for this line).
+    log.debug("stored the framings of %d articles", len(framings))
     if progress is not None:
         progress(len(framings))
     return len(framings)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,3 +63,21 @@ def db(tmp_path: Path) -> Iterator[object]:
     con = open_store(tmp_path / "t.duckdb")
     yield con
     con.close()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """At exit, send what the interpreter writes to stderr while it shuts down to a log.
+
+    After some sessions DuckDB 2.0's bindings (nanobind) print a 100-line "leaked
+    instances" report at interpreter exit: harmless to the results, but it pushes pytest's
+    summary out of the last lines that CI logs keep. It stays readable in the log. (At
+    exit, because pytest restores the terminal's stderr after this hook.)
+    """
+    atexit.register(_stderr_to, REPO / "build" / "pytest-exit-stderr.log")
+
+
+def _stderr_to(log: Path) -> None:
+    """Point file descriptor 2 at ``log``."""
+    log.parent.mkdir(exist_ok=True)
+    sys.stderr.flush()
+    os.dup2(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), 2)

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
+import threading
 from pathlib import Path
 
 import duckdb
@@ -28,6 +28,7 @@ from tests.factories import make_article
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTICLES = 400
+STORED = b"pipeline.ingest: stored the framings of"  # logged after each committed batch
 
 KILLED_IN_TRANSACTION = """
     import os, signal
@@ -69,8 +70,9 @@ def test_a_kill_inside_the_store_transaction_leaves_none_of_the_batch(tmp_path: 
         ]
 
 
-def run_cli(db: Path, home: Path, newsroom: str) -> subprocess.Popen[bytes]:
-    """``framewatch run`` on the demo sources into ``db``, in its own process group."""
+def run_cli(db: Path, home: Path, newsroom: str, watched: bool = False) -> subprocess.Popen[bytes]:
+    """``framewatch run`` on the demo sources into ``db``, in its own process group;
+    ``watched`` runs it with debug logs on a pipe, for ``kill_while_classifying``."""
     env = {
         **os.environ,
         "FRAMEWATCH_DB": str(db),
@@ -78,37 +80,37 @@ def run_cli(db: Path, home: Path, newsroom: str) -> subprocess.Popen[bytes]:
         "FRAMEWATCH_SNAPSHOT": "false",
         "PREFECT_HOME": str(home),
     }
-    command = [sys.executable, "-m", "pipeline.cli", "run", "--sources", str(demo_sources_file())]
+    command = [sys.executable, "-m", "pipeline.cli", *(["-v"] if watched else []), "run"]
     return subprocess.Popen(
-        [*command, "--newsroom", newsroom],
+        [*command, "--sources", str(demo_sources_file()), "--newsroom", newsroom],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE if watched else subprocess.DEVNULL,
         start_new_session=True,  # the crawler and extraction workers die with it
     )
 
 
-def kill_while_classifying(run: subprocess.Popen[bytes], db: Path) -> None:
-    """SIGKILL the run's process group once classification has committed a batch.
+def kill_while_classifying(run: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the run's process group right after its first classified batch committed.
 
-    The crawl's store transaction makes the write-ahead log jump past a megabyte; each
-    classified batch then grows it again. Killing after the first growth lands between
-    (or inside) classification transactions, with work left undone.
+    The run logs each committed batch (``pipeline.ingest``, debug); the demo has several
+    batches, so the kill lands with classified work stored and work left undone. (An
+    earlier version guessed the moment from the write-ahead log's size, and sometimes
+    killed inside the first batch.)
     """
-    wal = db.with_name(db.name + ".wal")
-    stored = None
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and run.poll() is None:
-        size = wal.stat().st_size if wal.exists() else 0
-        if stored is None and size > 500_000:
-            stored = size
-        elif stored is not None and size > stored:
-            os.killpg(run.pid, signal.SIGKILL)
-            run.wait(30)
-            return
-        time.sleep(0.01)
-    pytest.fail(f"the run ended (rc {run.poll()}) before it could be killed while classifying")
+    assert run.stderr is not None
+    guard = threading.Timer(300, os.killpg, (run.pid, signal.SIGKILL))
+    guard.start()  # a run that never gets there is killed, and the test fails below
+    try:
+        for line in run.stderr:
+            if STORED in line:
+                os.killpg(run.pid, signal.SIGKILL)
+                run.wait(30)
+                return
+    finally:
+        guard.cancel()
+    pytest.fail(f"the run ended (rc {run.wait(30)}) before it could be killed while classifying")
 
 
 def snapshot(db: Path) -> dict[str, object]:
@@ -134,7 +136,7 @@ def test_a_killed_ingest_reruns_to_the_same_database(settings: Settings, tmp_pat
     with running_newsroom() as room:  # one newsroom: same URLs, so same article ids
         uninterrupted = settings.model_copy(update={"db": reference, "staging": tmp_path / "s"})
         run_ingest(demo_sources_file(), uninterrupted, room.url)
-        kill_while_classifying(run_cli(crashed, home, room.url), crashed)
+        kill_while_classifying(run_cli(crashed, home, room.url, watched=True))
         with duckdb.connect(str(crashed), read_only=True) as con:  # consistent as killed
             partial = con.execute(
                 "SELECT count(*) FILTER (WHERE model_version IS NOT NULL),"
