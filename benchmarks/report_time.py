@@ -45,7 +45,7 @@ from dashboards.views import fetch_article, fetch_overview
 from models.labels import load_labels
 from pipeline import aggregate, breakdown
 from pipeline.aggregate import Period, Scope
-from pipeline.alerts import _target_alerts, detect_alerts, targets
+from pipeline.alerts import detect_alerts
 from pipeline.health import source_health
 from pipeline.store import open_readonly, open_store
 
@@ -219,29 +219,6 @@ def data_calls(con: duckdb.DuckDBPyConnection, period: Period) -> list[Measured]
     ]
 
 
-def alert_target_timings(
-    con: duckdb.DuckDBPyConnection, period: Period, repeat: int
-) -> list[Timing]:
-    """detect_alerts' work for one city and one outlet (its private per-target step), with
-    the whole run estimated from them: detect_alerts runs the same queries per target."""
-    every = targets(con)
-    codes = list(load_labels().codes)
-    samples = [next(t for t in every if t.scope == kind) for kind in ("city", "outlet")]
-    rows = [
-        timed(
-            f"detect_alerts' step for {t.scope} {t.source_id or t.city}",
-            partial(_target_alerts, con, period, codes, t),
-            repeat,
-        )
-        for t in samples
-    ]
-    per_kind = {t.scope: r.median for t, r in zip(samples, rows, strict=True)}
-    estimate = sum(per_kind[t.scope] for t in every)
-    cities = sum(1 for t in every if t.scope == "city")
-    note = f"{cities} cities + {len(every) - cities} outlets x the medians above"
-    return [*rows, Timing("detect_alerts estimated from the steps", (estimate,), note)]
-
-
 def data_timings(
     con: duckdb.DuckDBPyConnection, period: Period, repeat: int, alert_repeat: int
 ) -> list[Timing]:
@@ -326,7 +303,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"period {period.label} ({period.start:%Y-%m-%d} to {period.end:%Y-%m-%d})")
         parts = report_parts(con, period)
         data = data_timings(con, period, options.repeat, options.alert_repeat)
-        data += alert_target_timings(con, period, options.repeat)
     if files:
         print_table("The database file", files)
     print_table(f"Report, alerts and dashboard on {period.label}", data)

@@ -56,7 +56,7 @@ from pipeline.annotations import (
     store_reviews,
 )
 from pipeline.config import Settings
-from pipeline.store import DatabaseBusy, open_readonly, open_store
+from pipeline.store import DatabaseBusy, open_readonly, writing
 
 __all__ = ["CSP", "DashboardConfigError", "DbGate", "create_app", "save_review"]
 
@@ -120,7 +120,10 @@ class DbGate:
             self._waiting -= 1
             self._writing = True
         try:
-            with open_store(self.path) as con:
+            # Through the writer lock like every writer: a running ingest or purge refuses
+            # it at once (the review is spooled), and it never writes into a file that a
+            # purge is about to replace.
+            with writing(self.path) as con:
                 yield con
         finally:
             with self._cond:

@@ -19,7 +19,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,7 +30,7 @@ import duckdb
 from models.labels import load_labels
 from models.metrics import GROUPS
 from pipeline.records import Annotation
-from pipeline.store import DatabaseBusy, add_annotations, open_store
+from pipeline.store import DatabaseBusy, add_annotations, writing
 from pipeline.timeutil import naive_utc
 
 log = logging.getLogger(__name__)
@@ -342,9 +342,8 @@ def import_spool_of(db: Path) -> int:
     if not db.exists() or not (spool.exists() or _sibling(spool, ".importing").exists()):
         return 0
     try:
-        con = open_store(db)
+        with writing(db) as con:  # the writer lock: never beside a running ingest or purge
+            return import_spooled_reviews(con, spool)
     except DatabaseBusy as exc:
         log.warning("spooled reviews wait for the next run: %s", exc)
         return 0
-    with closing(con):
-        return import_spooled_reviews(con, spool)

@@ -198,9 +198,32 @@ def writer_lock(path: Path, wait_seconds: float = 0.0) -> Iterator[None]:
             )
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()} {utc_now().isoformat(timespec='seconds')}Z\n".encode(), 0)
-        yield
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)  # an empty lock file: no writer (see writer_active)
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def writer_active(path: Path) -> bool:
+    """Whether a live writer holds ``<db>.lock``: the holder's pid is in the file.
+
+    Read, not locked: taking even a shared lock for a moment could make a writer that
+    starts at that moment think another writer runs. A writer killed before emptying the
+    file left a dead pid, which does not count.
+    """
+    try:
+        pid = int(lock_path(path).read_text(encoding="utf-8").split(maxsplit=1)[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
 
 
 def _flock_waiting(fd: int, wait_seconds: float) -> bool:
@@ -268,23 +291,26 @@ def _snapshot_quietly(con: duckdb.DuckDBPyConnection, path: Path) -> None:
 def open_readonly(path: Path) -> duckdb.DuckDBPyConnection:
     """A read-only connection for analysts, reports, the dashboard and ``framewatch sql``.
 
-    While an ingest holds the file, readers get the snapshot the last write left (with a
-    warning naming its age) instead of a lock error, and never make the ingest wait.
+    While a writer runs, readers get the snapshot the last write left (with a warning naming
+    its age) instead of a lock error, and never make the writer wait: a writer that holds
+    the writer lock may still be waiting for the file's last readers to close, so new
+    readers go to the snapshot at once when there is one.
     """
     if not path.exists():
         raise FileNotFoundError(f"no database at {path}: run `framewatch run` or `demo` first")
-    try:
-        return duckdb.connect(str(path), read_only=True)
-    except (duckdb.IOException, duckdb.ConnectionException) as exc:
-        # IOException: another process writes; ConnectionException: this process does.
-        if not isinstance(exc, duckdb.ConnectionException) and "lock" not in str(exc).lower():
-            raise
-        snap = snapshot_path(path)
-        if not snap.exists():
-            raise DatabaseBusy(
-                f"{path} is being written by a running ingest and has no snapshot yet;"
-                " try again when it has finished"
-            ) from exc
+    snap = snapshot_path(path)
+    if not (snap.exists() and writer_active(path)):
+        try:
+            return duckdb.connect(str(path), read_only=True)
+        except (duckdb.IOException, duckdb.ConnectionException) as exc:
+            # IOException: another process writes; ConnectionException: this process does.
+            if not isinstance(exc, duckdb.ConnectionException) and "lock" not in str(exc).lower():
+                raise
+            if not snap.exists():
+                raise DatabaseBusy(
+                    f"{path} is being written by a running ingest and has no snapshot yet;"
+                    " try again when it has finished"
+                ) from exc
     log.warning(
         "%s is being written by a running ingest: reading the snapshot of %s UTC",
         path,

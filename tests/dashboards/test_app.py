@@ -50,7 +50,7 @@ from models.data import load_annotations
 from models.labels import load_labels
 from pipeline.annotations import Review, spool_lock, spool_path, spool_review
 from pipeline.config import Settings
-from pipeline.store import open_store, refresh_counted
+from pipeline.store import open_store, refresh_counted, writer_lock
 
 REPO = Path(__file__).resolve().parents[2]
 CODES = load_labels().codes
@@ -588,6 +588,19 @@ def test_a_review_during_an_ingest_is_spooled_and_stored_later(
         ("Eli", ["victim_humanitarian"]),
     ]
     assert not spool_path(site.db).exists()
+
+
+def test_a_review_while_another_writer_holds_the_lock_is_spooled(
+    client: TestClient, site: Settings
+) -> None:
+    """A purge between its connections holds only the writer lock: a review waits too."""
+    token = csrf_of(client.get("/articles/crime1").text)
+    form = {"csrf": token, "reviewer": "Dana", "labels": ["threat_security"], "migration": "yes"}
+    with writer_lock(site.db):
+        response = client.post("/articles/crime1/review", data=form, follow_redirects=False)
+    assert response.status_code == 303
+    assert '"reviewer": "Dana"' in spool_path(site.db).read_text(encoding="utf-8")
+    assert annotations(site.db) == []
 
 
 # --- reports archive -----------------------------------------------------------------------

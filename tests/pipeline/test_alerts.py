@@ -10,8 +10,14 @@ import duckdb
 import pytest
 
 from models.labels import load_labels
-from pipeline import alerts, store
-from pipeline.aggregate import BASELINE_PERIODS, Period, frame_trends, iso_week
+from pipeline import aggregate, alerts, store
+from pipeline.aggregate import (
+    BASELINE_PERIODS,
+    Period,
+    frame_trends,
+    iso_week,
+    metaphor_counts,
+)
 from pipeline.config import Settings
 from pipeline.records import Alert, Article, Framing, Source, TermHit
 from tests import factories
@@ -171,6 +177,27 @@ def test_rising_frame_and_metaphor_alert_a_city(con: duckdb.DuckDBPyConnection) 
     assert order.p_value is not None and order.p_value < 0.05
     assert order.lang == "de" and order.model_versions == ("m1",)
     assert "article_frames" in order.query and "m.city = ?" in order.query
+
+
+def test_grouped_counts_are_each_targets_own(con: duckdb.DuckDBPyConnection) -> None:
+    """detect_alerts counts (and picks examples of) every city and outlet at once; the report,
+    one scope: the same figures and examples."""
+    found, base = alerts.targets(con), PERIOD.shifted(BASELINE_PERIODS).start
+    shown = 0
+    assert {t.level for t in found} == {"city", "source_id"}
+    for t in found:
+        grouped, scope = aggregate.grouped_counts(con, PERIOD, t.level), t.filter()
+        assert grouped.totals(t.key) == aggregate.totals(con, PERIOD, scope)
+        assert grouped.model_versions(t.key) == aggregate.model_versions(con, PERIOD, scope)
+        for kind, count in (("frames", aggregate.frame_counts), ("metaphors", metaphor_counts)):
+            assert grouped.of(kind, t.key, True) == count(con, PERIOD.start, PERIOD.end, scope)
+            assert grouped.of(kind, t.key, False) == count(con, base, PERIOD.start, scope)
+        pairs = [(t.key, code) for code in CODES]
+        examples = aggregate.grouped_examples(con, PERIOD, t.level, pairs)
+        for code in CODES:
+            assert examples.get((t.key, code), []) == aggregate.examples(con, PERIOD, code, scope)
+        shown += sum(len(e) for e in examples.values())
+    assert shown > 20  # the comparison is not between empty lists
 
 
 def test_stable_and_too_few_give_no_alert(con: duckdb.DuckDBPyConnection) -> None:

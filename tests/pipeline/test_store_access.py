@@ -194,3 +194,24 @@ def test_a_scheduled_writer_queues_behind_a_manual_one(tmp_path: Path) -> None:
         waited = time.monotonic() - started  # for the first writer's 1.5 s, not refused
         con.execute("INSERT INTO runs (id, started_at, status) VALUES ('q', now(), 'x')")
     assert waited > 1.0
+
+
+def run_ids(db: Path) -> list[str]:
+    """The run ids a reader of ``db`` sees."""
+    with store.open_readonly(db) as con:
+        return sorted(r[0] for r in con.execute("SELECT id FROM runs").fetchall())
+
+
+def test_readers_go_to_the_snapshot_as_soon_as_a_writer_holds_the_lock(tmp_path: Path) -> None:
+    """A writer that holds the lock may be waiting for the file's readers: new readers must
+    not keep it waiting, so they read the snapshot even though the file is still free."""
+    db = tmp_path / "fw.duckdb"
+    make_db(db, runs=1)  # the snapshot has r0
+    with store.writing(db) as con:  # the file gets a row the snapshot lacks
+        con.execute("INSERT INTO runs (id, started_at, status) VALUES ('late', now(), 'done')")
+    with store.writer_lock(db):
+        assert run_ids(db) == ["r0"]
+    assert run_ids(db) == ["late", "r0"]
+    store.lock_path(db).write_text("2147483646 2026-01-01T00:00:00Z\n")  # a killed writer's
+    assert not store.writer_active(db)
+    assert run_ids(db) == ["late", "r0"]
