@@ -8,7 +8,7 @@ flow's task runner (threads here, or Dask workers); the flow's process stores ea
 from __future__ import annotations
 
 import duckdb
-from prefect import flow, task
+from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from pipeline import alerts, ingest, ops, runtime, store
@@ -44,12 +44,7 @@ def classify_step(
     return version, done
 
 
-@flow(
-    name="framewatch-classify",
-    validate_parameters=False,
-    on_failure=[ops.on_run_failure],
-    on_crashed=[ops.on_run_failure],
-)
+@ops.framewatch_flow("framewatch-classify")
 def classify_flow(
     settings: Settings | None = None,
     progress: Progress | runtime.FlowProgress | None = None,

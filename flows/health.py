@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prefect import flow, task
+from prefect import task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
@@ -15,12 +15,7 @@ from pipeline.timeutil import utc_now
 maintain_task = task(name="retention", cache_policy=NO_CACHE)(ops.maintain)
 
 
-@flow(
-    name="framewatch-health",
-    validate_parameters=False,
-    on_failure=[ops.on_run_failure],
-    on_crashed=[ops.on_run_failure],
-)
+@ops.framewatch_flow("framewatch-health")
 def health_flow(
     settings: Settings | None = None, writer_limit: str | None = None
 ) -> list[SourceHealth]:

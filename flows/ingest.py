@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 import duckdb
-from prefect import flow, task
+from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from flows.classify import alerts_task, classify_step
@@ -28,13 +28,7 @@ collect_task = task(name="collect", retries=1, retry_delay_seconds=5, cache_poli
 extract_task = task(name="extract", cache_policy=NO_CACHE)(extract_pool.extract_chunk)
 
 
-@flow(
-    name="framewatch-ingest",
-    log_prints=False,
-    validate_parameters=False,
-    on_failure=[ops.on_run_failure],
-    on_crashed=[ops.on_run_failure],
-)
+@ops.framewatch_flow("framewatch-ingest", log_prints=False)
 def ingest_flow(
     sources_file: Path | None = None,
     settings: Settings | None = None,

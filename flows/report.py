@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from prefect import flow, task
+from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from dashboards.report import build_report, report_name, write_report
 from pipeline.aggregate import Period, city_languages, iso_week, last_days
 from pipeline.config import Settings
-from pipeline.ops import on_run_failure
+from pipeline.ops import framewatch_flow
 from pipeline.schedule import last_full_week
 from pipeline.store import open_readonly
 from pipeline.timeutil import utc_now
@@ -27,12 +27,7 @@ def city_report(
     return write_report(report, out, settings.browser if pdf else None)
 
 
-@flow(
-    name="framewatch-report",
-    validate_parameters=False,
-    on_failure=[on_run_failure],
-    on_crashed=[on_run_failure],
-)
+@framewatch_flow("framewatch-report")
 def report_flow(
     settings: Settings | None = None,
     out_dir: Path | None = None,

@@ -9,13 +9,13 @@ operators' language (``ops_lang``); they never carry scraped text other than out
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
 from email.message import EmailMessage
 from email.utils import formatdate
-from typing import Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import duckdb
 
@@ -26,7 +26,12 @@ from pipeline.notify import json_bytes, post_json, send_email, slack_escape
 from pipeline.records import SourceHealth
 from pipeline.retention import RetentionCounts, apply_retention
 
+if TYPE_CHECKING:
+    from prefect import Flow
+
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 MESSAGE_CHARS = 600  # of a failed run's state message: enough for the exception's first lines
 
 
@@ -146,6 +151,21 @@ def webhook_body(notice: Notice, settings: Settings) -> dict[str, Any]:
         attachment = {"contentType": "application/vnd.microsoft.card.adaptive", "content": card}
         return {"type": "message", "attachments": [attachment]}
     return {"event": notice.event, "subject": notice.subject, "text": notice.text}
+
+
+def framewatch_flow(name: str, **options: Any) -> Callable[[Callable[P, R]], Flow[P, R]]:
+    """Prefect's ``flow`` decorator with what every framewatch flow has: the hooks that
+    notify operators when a run fails or crashes, and no parameter validation (parameters
+    are records and settings, checked where they are made)."""
+    from prefect import flow
+
+    return flow(
+        name=name,
+        validate_parameters=False,
+        on_failure=[on_run_failure],
+        on_crashed=[on_run_failure],
+        **options,
+    )
 
 
 def on_run_failure(flow: Any, flow_run: Any, state: Any) -> None:

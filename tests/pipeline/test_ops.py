@@ -6,7 +6,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from prefect import flow
 
 from pipeline import ops
 from pipeline.config import Settings
@@ -67,7 +66,7 @@ def test_a_failed_flow_run_notifies_through_its_hook(
     monkeypatch.setenv("FRAMEWATCH_WEBHOOK_FORMAT", "json")
     monkeypatch.setenv("FRAMEWATCH_OPS_LANG", "fr")
 
-    @flow(name="framewatch-broken", on_failure=[ops.on_run_failure])
+    @ops.framewatch_flow("framewatch-broken")
     def broken() -> None:
         raise RuntimeError("the feed server is on fire")
 
@@ -78,6 +77,16 @@ def test_a_failed_flow_run_notifies_through_its_hook(
     assert post["event"] == "run_failed"
     assert post["subject"].startswith("framewatch : l'exécution")
     assert "the feed server is on fire" in post["text"]
+
+
+def test_every_flow_notifies_when_it_fails_or_crashes() -> None:
+    from flows.classify import classify_flow
+    from flows.health import health_flow
+    from flows.ingest import ingest_flow
+    from flows.report import report_flow
+
+    for each in (ingest_flow, classify_flow, health_flow, report_flow):
+        assert each.on_failure_hooks == each.on_crashed_hooks == [ops.on_run_failure]
 
 
 def test_the_writer_holds_the_database_for_the_block(tmp_path: Path) -> None:
