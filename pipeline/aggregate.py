@@ -306,7 +306,7 @@ SELECT m.{{key}}, f.frame, m.id, m.title, m.source_name, a.canonical_url, m.publ
 FROM migration_articles m
 JOIN articles a ON a.id = m.id
 JOIN article_frames f ON f.article_id = m.id AND f.assigned
-JOIN (SELECT unnest(?::VARCHAR[]) AS target, unnest(?::VARCHAR[]) AS frame) wanted
+JOIN (SELECT DISTINCT unnest(?::VARCHAR[]) AS target, unnest(?::VARCHAR[]) AS frame) wanted
   ON wanted.target = m.{{key}} AND wanted.frame = f.frame
 WHERE m.counted AND m.published_at >= ? AND m.published_at < ?
   AND ({TEXT_KEPT} OR f.evidence <> '')
@@ -428,7 +428,9 @@ GROUP BY t.term
 def metaphor_counts(
     con: duckdb.DuckDBPyConnection, start: datetime, end: datetime, scope: Scope
 ) -> dict[str, int]:
-    """Counted migration articles per dehumanising metaphor (lexicon entry) in [start, end)."""
+    """Counted migration articles per dehumanising metaphor (lexicon entry) in [start, end):
+    METAPHOR_COUNTS_SQL, the query an alert shows behind its figures (alerts count every
+    target at once with ``grouped_counts``; a test holds the two equal)."""
     cond, params = scope.where()
     rows = con.execute(METAPHOR_COUNTS_SQL.format(scope=cond), [start, end, *params]).fetchall()
     return {term: int(n) for term, n in rows}

@@ -207,23 +207,36 @@ def writer_lock(path: Path, wait_seconds: float = 0.0) -> Iterator[None]:
 
 
 def writer_active(path: Path) -> bool:
-    """Whether a live writer holds ``<db>.lock``: the holder's pid is in the file.
+    """Whether a writer holds ``<db>.lock`` now.
 
-    Read, not locked: taking even a shared lock for a moment could make a writer that
-    starts at that moment think another writer runs. A writer killed before emptying the
-    file left a dead pid, which does not count.
+    The holder's pid in the file says a writer may hold it; the lock is then tested
+    without blocking. A writer killed before emptying the file left a pid that is dead, or
+    alive in another process: the test finds no lock. The test is made only when a pid is
+    there, since it takes a shared lock for a moment, and a writer starting in that moment
+    would think another writer runs.
     """
     try:
         pid = int(lock_path(path).read_text(encoding="utf-8").split(maxsplit=1)[0])
-    except (OSError, ValueError, IndexError):
-        return False
-    try:
+        if pid <= 0:
+            return False
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except PermissionError:  # alive, another user's: test the lock
+        pass
+    except (OSError, ValueError, IndexError, OverflowError):
         return False
-    except PermissionError:  # alive, another user's
+    return _lock_held(lock_path(path))
+
+
+def _lock_held(lock: Path) -> bool:
+    """Whether another open file holds an exclusive flock on ``lock``."""
+    fd = os.open(lock, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
         return True
-    return True
+    finally:
+        os.close(fd)  # closing releases the shared lock if it was taken
+    return False
 
 
 def _flock_waiting(fd: int, wait_seconds: float) -> bool:
@@ -312,7 +325,7 @@ def open_readonly(path: Path) -> duckdb.DuckDBPyConnection:
                     " try again when it has finished"
                 ) from exc
     log.warning(
-        "%s is being written by a running ingest: reading the snapshot of %s UTC",
+        "%s is being written (an ingest, a purge ...): reading the snapshot of %s UTC",
         path,
         datetime.fromtimestamp(snap.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M"),
     )

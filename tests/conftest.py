@@ -79,5 +79,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def _stderr_to(log: Path) -> None:
     """Point file descriptor 2 at ``log``."""
     log.parent.mkdir(exist_ok=True)
+    print(f"(what the interpreter writes while it exits goes to {log})", file=sys.stderr)
     sys.stderr.flush()
     os.dup2(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), 2)

@@ -47,7 +47,8 @@ def at(days_after_start: int) -> datetime:
 class Newsroom:
     """Articles and framings to store; each article is its own story (short distinct texts)."""
 
-    def __init__(self) -> None:
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix = prefix  # of the article ids, so that two newsrooms can share a store
         self.articles: list[Article] = []
         self.framings: list[Framing] = []
 
@@ -62,7 +63,7 @@ class Newsroom:
         title: str | None = None,
         model: str = "m1",
     ) -> None:
-        aid = f"{source}-{len(self.articles):03d}"
+        aid = f"{self.prefix}{source}-{len(self.articles):03d}"
         lead = f"Meldung {aid} über Zuwanderung."
         body = f"{lead}\n{METAPHOR_SENTENCE} Mehr dazu folgt." if metaphor else lead
         url = f"https://{source}.example/{aid}"
@@ -179,9 +180,33 @@ def test_rising_frame_and_metaphor_alert_a_city(con: duckdb.DuckDBPyConnection) 
     assert "article_frames" in order.query and "m.city = ?" in order.query
 
 
+def add_edge_cases(con: duckdb.DuckDBPyConnection) -> None:
+    """Articles where grouped and per-scope queries could part: on the edges of the period
+    and of the baseline, undated, republished by the same outlet (not counted), and with
+    the text dropped and no evidence excerpt (no example)."""
+    n, base_start = Newsroom("edge-"), PERIOD.shifted(BASELINE_PERIODS).start
+    edges = (PERIOD.start, PERIOD.end, base_start, base_start - timedelta(microseconds=1), None)
+    for when in edges:
+        n.add("kurier", 0, "threat_public_order", metaphor=True)
+        n.articles[-1] = replace(n.articles[-1], published_at=when)
+    for _ in range(3):
+        n.add("tribune", 2, "threat_security", metaphor=True, model="m2")
+    copy = replace(n.articles[-1], id="edge-copy", url="https://tribune.example/copy")
+    n.articles.append(replace(copy, requested_url=copy.url, canonical_url=copy.url))
+    n.framings.append(replace(n.framings[-1], article_id="edge-copy"))
+    store.insert_articles(con, n.articles, "run2")
+    store.save_framings(con, n.framings)
+    dropped = n.articles[-3].id  # a counted one: it could have been an example
+    con.execute("UPDATE articles SET text = '', text_dropped_at = now() WHERE id = ?", [dropped])
+    con.execute("UPDATE article_frames SET evidence = '' WHERE article_id = ?", [dropped])
+
+
 def test_grouped_counts_are_each_targets_own(con: duckdb.DuckDBPyConnection) -> None:
     """detect_alerts counts (and picks examples of) every city and outlet at once; the report,
     one scope: the same figures and examples."""
+    add_edge_cases(con)
+    not_counted = "SELECT count(*) FROM articles WHERE id LIKE 'edge-%' AND NOT counted"
+    assert con.execute(not_counted).fetchall() == [(1,)]  # one of the republished pair
     found, base = alerts.targets(con), PERIOD.shifted(BASELINE_PERIODS).start
     shown = 0
     assert {t.level for t in found} == {"city", "source_id"}
