@@ -166,11 +166,13 @@ def build_db(path: Path) -> None:
             )
         for doc in DOCS:
             insert_doc(con, doc)
-        # One outlet whose feed keeps failing: the health page must say so.
+        # One outlet whose feed keeps failing: the health page must say so. Its last
+        # attempt is a minute ago (today 09:30 would be in the future before 09:30 UTC).
+        attempt = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=1)
         con.execute(
             "INSERT INTO feed_state (url, source_id, last_attempt, consecutive_failures,"
             " updated_at) VALUES ('http://kurier/rss', 'kurier', ?, 5, ?)",
-            [day(0), day(0)],
+            [attempt, attempt],
         )
         refresh_counted(con)  # what the store does after classifying; plain INSERTs do not
     finally:
