@@ -206,18 +206,12 @@ def _trends(
     counts: Totals,
     subjects: list[str] | None = None,
 ) -> list[FrameTrend]:
-    """The trends of a target's frames (every code) or metaphors (those found in the period,
-    by name: one absent now cannot be rising), judged like the report's
-    (``aggregate.subject_trend``)."""
+    """The trends of a target's frames (``subjects``: every code) or metaphors (those found
+    in the period: one absent now cannot be rising), strongest rise first, judged like the
+    report's (``aggregate.subject_trend``)."""
     now, base = (grouped.of(kind, target.key, when) for when in (True, False))
-    trends = trends_of(
-        sorted(now) if subjects is None else subjects,
-        now,
-        base,
-        counts.migration,
-        counts.baseline_migration,
-    )
-    return trends if subjects is not None else sorted(trends, key=lambda t: t.frame)
+    subjects = sorted(now) if subjects is None else subjects
+    return trends_of(subjects, now, base, counts.migration, counts.baseline_migration)
 
 
 COUNT_SQL = {"frame": aggregate.FRAME_COUNTS_SQL, "metaphor": aggregate.METAPHOR_COUNTS_SQL}

@@ -1,9 +1,10 @@
 """A killed run leaves the database consistent, and the next run completes it.
 
-Two levels: a child process killed (SIGKILL) inside the store transaction, at a chosen
-point, proves the transaction boundary; a real ``framewatch run`` killed with its whole
-process group while it classifies, then run again, must end with the same database as an
-uninterrupted run: no partial article, no duplicate, nothing lost.
+Two levels: a child process killed (SIGKILL) inside a store transaction (a crawl's, a
+classify batch's), at a chosen point, proves the transaction boundary; a real ``framewatch
+run`` killed with its whole process group after its first classify batch, then run again,
+must end with the same database as an uninterrupted run: no partial article, no
+duplicate, nothing lost.
 """
 
 from __future__ import annotations
